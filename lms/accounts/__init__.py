@@ -1,0 +1,1 @@
+"""Accounts: the org tree, users, roles, sign-in and API tokens."""

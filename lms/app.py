@@ -1,0 +1,153 @@
+"""The composition root: builds the Flask app from ``Settings``. Touches no database or service."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from lms.core.db import db
+from lms.core.http import register_error_handlers, register_security_headers
+from lms.core.i18n import N_
+from lms.core.tasks import celery_init_app
+from lms.extensions import babel, csrf, login_manager, migrate
+from lms.settings import Settings
+
+LOCALES = ("zh_Hans", "en")
+_MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.extensions["lms.settings"] = settings
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        TESTING=settings.env == "test",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE="zh_Hans",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.database_url.startswith("sqlite"):
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+
+    import lms.models  # noqa: F401  (complete metadata before anything reflects on it)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_MIGRATIONS_DIR), compare_type=True, render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    _init_login(app)
+    celery_init_app(app, settings.celery_broker_url, always_eager=settings.celery_always_eager)
+
+    register_error_handlers(app)
+    register_security_headers(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    app.before_request(_force_password_change)
+    app.context_processor(_template_globals)
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False)
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, object]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 20,
+        "pool_timeout": 10,
+        "connect_args": {"connect_timeout": 5},
+    }
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
+    """SQLite: WAL, foreign keys, a busy timeout, and transactions driven by SQLAlchemy (with the
+    ``begin`` hook below) so that SAVEPOINTs behave as on PostgreSQL (SQLAlchemy's pysqlite notes)."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
+
+
+def _select_locale() -> str:
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    return chosen if chosen in LOCALES else "zh_Hans"
+
+
+def _init_login(app: Flask) -> None:
+    from lms.accounts.services import load_session_user
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = N_("Please sign in.")
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
+
+
+def _force_password_change():  # type: ignore[no-untyped-def]
+    """Issued accounts must set their own password before doing anything else (web pages)."""
+    if request.path.startswith(("/api/", "/static/", "/healthz", "/readyz")):
+        return None
+    if (
+        current_user.is_authenticated
+        and current_user.must_change_password
+        and request.endpoint not in ("auth.change_password", "auth.logout")
+    ):
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def _template_globals() -> dict[str, object]:
+    from lms.accounts.permissions import admin_scope
+
+    scope = admin_scope(current_user) if current_user.is_authenticated and "api_user" not in g else None
+    return {"is_admin": bool(scope and scope.is_admin), "current_locale": _select_locale()}
+
+
+def _register_blueprints(app: Flask) -> None:
+    from lms.accounts.views import bp as auth_bp
+    from lms.admin.views import bp as admin_bp
+    from lms.api.v1 import bp as api_bp
+    from lms.ops.views import bp as ops_bp
+    from lms.portal.views import bp as portal_bp
+
+    for blueprint in (ops_bp, auth_bp, portal_bp, admin_bp, api_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a cross-site form to ride on
+
+
+def _register_cli(app: Flask) -> None:
+    from lms.cli import lms_cli
+
+    app.cli.add_command(lms_cli)

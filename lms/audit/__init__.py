@@ -1,0 +1,1 @@
+"""Audit trail of what administrators change: who, what, when, before and after."""

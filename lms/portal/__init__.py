@@ -1,0 +1,1 @@
+"""The learner's portal: the home page with their year at a glance."""

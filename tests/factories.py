@@ -1,0 +1,80 @@
+"""Plain typed factories: add and flush, never commit."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from werkzeug.security import generate_password_hash
+
+from lms.accounts import services
+from lms.accounts.models import CadreCategory, Organization, OrgKind, Rank, Role, RoleGrant, User
+from lms.core.db import db
+
+PASSWORD = "Passw0rd-test"
+_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+_seq = itertools.count(1)
+
+
+def make_org(*, parent: Organization | None = None, name: str | None = None, kind: OrgKind = OrgKind.UNIT,
+             code: str | None = None) -> Organization:
+    n = next(_seq)
+    return services.create_org(actor=None, parent=parent, name=name or f"单位{n}", kind=kind, code=code)
+
+
+def make_user(*, org: Organization, login_name: str | None = None, name: str | None = None,
+              rank: Rank | None = Rank.BELOW_SECTION, category: CadreCategory | None = CadreCategory.CIVIL_SERVANT,
+              must_change_password: bool = False, active: bool = True) -> User:
+    n = next(_seq)
+    user = User(login_name=login_name or f"user{n}", display_name=name or f"学员{n}", org_id=org.id, org=org,
+                rank=rank, cadre_category=category, password_hash=_HASH,
+                must_change_password=must_change_password, is_active=active)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def grant(user: User, role: Role, org: Organization | None = None) -> User:
+    db.session.add(RoleGrant(user_id=user.id, role=role, org_id=org.id if org else None))
+    db.session.flush()
+    return user
+
+
+def make_admin(*, of: Organization, login_name: str | None = None) -> User:
+    return grant(make_user(org=of, login_name=login_name), Role.ORG_ADMIN, of)
+
+
+def bearer(user: User) -> dict[str, str]:
+    raw, _ = services.issue_token(user=user, ttl=timedelta(hours=1))
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def login(client, user: User, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    """Sign in through the web form (CSRF is on: fetch the form first)."""
+    page = client.get("/login")
+    token = _csrf(page.get_data(as_text=True))
+    return client.post("/login", data={"username": user.login_name, "password": password, "csrf_token": token})
+
+
+def _csrf(html: str) -> str:
+    marker = 'name="csrf_token" type="hidden" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+def csrf_token(client, path: str) -> str:  # type: ignore[no-untyped-def]
+    return _csrf(client.get(path).get_data(as_text=True))
+
+
+def province_tree() -> dict[str, Organization]:
+    """province → two cities → two counties each → a unit in each county."""
+    province = make_org(name="测试省", kind=OrgKind.PROVINCE, code="TP")
+    orgs = {"province": province}
+    for c in (1, 2):
+        city = make_org(parent=province, name=f"测试{c}市", kind=OrgKind.CITY, code=f"TP{c}")
+        orgs[f"city{c}"] = city
+        for k in (1, 2):
+            county = make_org(parent=city, name=f"测试{c}市{k}县", kind=OrgKind.COUNTY, code=f"TP{c}{k}")
+            orgs[f"county{c}{k}"] = county
+            orgs[f"unit{c}{k}"] = make_org(parent=county, name=f"{county.name}组织部", code=f"TP{c}{k}U")
+    return orgs
