@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     import lms.models  # noqa: F401  (complete metadata before anything reflects on it)
 
     db.init_app(app)
+    with app.app_context():
+        _install_sqlite_hooks(db.engine)  # creating the engine opens no connection
     migrate.init_app(app, db, directory=str(_MIGRATIONS_DIR), compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
@@ -81,11 +83,15 @@ def _engine_options(url: str) -> dict[str, object]:
     }
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_connect(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
-    """SQLite: WAL, foreign keys, a busy timeout, and transactions driven by SQLAlchemy (with the
-    ``begin`` hook below) so that SAVEPOINTs behave as on PostgreSQL (SQLAlchemy's pysqlite notes)."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+def _install_sqlite_hooks(engine: Engine) -> None:
+    """SQLite only: WAL, foreign keys, a busy timeout, and transactions driven by SQLAlchemy so that
+    SAVEPOINTs behave as on PostgreSQL (the pysqlite recipe in SQLAlchemy's docs). Only the app's own
+    engine gets these (kombu's SQLite broker engine keeps pysqlite's defaults)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -93,10 +99,8 @@ def _sqlite_connect(dbapi_connection, connection_record) -> None:  # type: ignor
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-    if connection.dialect.name == "sqlite":
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:  # type: ignore[no-untyped-def]
         connection.exec_driver_sql("BEGIN")
 
 

@@ -40,6 +40,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
     instance = tmp_path_factory.mktemp("instance")
     application = create_app(make_settings(instance))
+    application.test_client_class = RequestScopedClient
     with application.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -69,6 +70,15 @@ def db_session(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
             connection.close()
 
 
+class RequestScopedClient(FlaskClient):
+    """Each request gets its own app context, as in production: without this, Flask reuses the test's
+    app context, so ``g`` (Flask-Login's cached user) and the DB session would leak between requests."""
+
+    def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask, db_session: object) -> FlaskClient:
     return app.test_client()
@@ -82,7 +92,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
     terminalreporter.section("SERVICE TESTS SKIPPED", sep="!", red=True, bold=True)
     terminalreporter.write_line(
         f"{len(skipped)} test(s) needing a real service did not run. Start the services with "
-        "`make services-up` and `eval \"$(scripts/services.sh env)\"`, or set LMS_REQUIRE_SERVICES=1 "
+        '`make services-up` and `eval "$(scripts/services.sh env)"`, or set LMS_REQUIRE_SERVICES=1 '
         "to make them fail instead (as CI does).",
         red=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import timedelta
 
 from werkzeug.security import generate_password_hash
@@ -16,19 +17,39 @@ _HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 _seq = itertools.count(1)
 
 
-def make_org(*, parent: Organization | None = None, name: str | None = None, kind: OrgKind = OrgKind.UNIT,
-             code: str | None = None) -> Organization:
+def make_org(
+    *,
+    parent: Organization | None = None,
+    name: str | None = None,
+    kind: OrgKind = OrgKind.UNIT,
+    code: str | None = None,
+) -> Organization:
     n = next(_seq)
     return services.create_org(actor=None, parent=parent, name=name or f"单位{n}", kind=kind, code=code)
 
 
-def make_user(*, org: Organization, login_name: str | None = None, name: str | None = None,
-              rank: Rank | None = Rank.BELOW_SECTION, category: CadreCategory | None = CadreCategory.CIVIL_SERVANT,
-              must_change_password: bool = False, active: bool = True) -> User:
+def make_user(
+    *,
+    org: Organization,
+    login_name: str | None = None,
+    name: str | None = None,
+    rank: Rank | None = Rank.BELOW_SECTION,
+    category: CadreCategory | None = CadreCategory.CIVIL_SERVANT,
+    must_change_password: bool = False,
+    active: bool = True,
+) -> User:
     n = next(_seq)
-    user = User(login_name=login_name or f"user{n}", display_name=name or f"学员{n}", org_id=org.id, org=org,
-                rank=rank, cadre_category=category, password_hash=_HASH,
-                must_change_password=must_change_password, is_active=active)
+    user = User(
+        login_name=login_name or f"user{n}",
+        display_name=name or f"学员{n}",
+        org_id=org.id,
+        org=org,
+        rank=rank,
+        cadre_category=category,
+        password_hash=_HASH,
+        must_change_password=must_change_password,
+        is_active=active,
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -53,13 +74,17 @@ def login(client, user: User, password: str = PASSWORD):  # type: ignore[no-unty
     """Sign in through the web form (CSRF is on: fetch the form first)."""
     page = client.get("/login")
     token = _csrf(page.get_data(as_text=True))
-    return client.post("/login", data={"username": user.login_name, "password": password, "csrf_token": token})
+    return client.post(
+        "/login", data={"username": user.login_name, "password": password, "csrf_token": token}
+    )
 
 
 def _csrf(html: str) -> str:
-    marker = 'name="csrf_token" type="hidden" value="'
-    start = html.index(marker) + len(marker)
-    return html[start : html.index('"', start)]
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html)
+    assert tag, "no CSRF token on the page"
+    value = re.search(r'value="([^"]+)"', tag.group(0))
+    assert value
+    return value.group(1)
 
 
 def csrf_token(client, path: str) -> str:  # type: ignore[no-untyped-def]

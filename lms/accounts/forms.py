@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from lms.accounts.models import CADRE_CATEGORY_LABELS, ORG_KIND_LABELS, RANK_LABELS
@@ -19,8 +20,8 @@ class ChangePasswordForm(FlaskForm):
     confirm = PasswordField(_l("Repeat the new password"), validators=[DataRequired(), Length(max=128)])
 
 
-def _choices(labels: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
-    return [("", "—")] + [(str(k), v) for k, v in labels.items()]
+def _choices(labels: dict) -> list[SelectChoice]:  # type: ignore[type-arg]
+    return [SelectChoice("", "—")] + [SelectChoice(str(k), v) for k, v in labels.items()]
 
 
 class UserForm(FlaskForm):
@@ -35,7 +36,7 @@ class UserForm(FlaskForm):
 
 class OrgForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    kind = SelectField(_l("Kind"), choices=[(str(k), v) for k, v in ORG_KIND_LABELS.items()])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(str(k), v) for k, v in ORG_KIND_LABELS.items()])
     code = StringField(_l("Code"), validators=[Length(max=32)])
     parent_id = SelectField(_l("Parent unit"), coerce=int)
 

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from lms.accounts import importing, queries, services
 from lms.accounts.forms import ActionForm, ImportForm, OrgForm, UserForm
@@ -44,10 +45,10 @@ def _scope() -> AdminScope:
     return admin_scope(current_actor())
 
 
-def _org_choices(scope: AdminScope) -> list[tuple[int, str]]:
+def _org_choices(scope: AdminScope) -> list[SelectChoice]:
     orgs = queries.list_orgs(scope, per_page=ORG_CHOICE_LIMIT).items
     top = min((o.depth for o in orgs), default=0)
-    return [(o.id, "　" * (o.depth - top) + o.name) for o in orgs]
+    return [SelectChoice(o.id, "　" * (o.depth - top) + o.name) for o in orgs]
 
 
 @bp.get("/")
@@ -103,7 +104,8 @@ def edit_org(org_id: int) -> str | Response:
     scope = _scope()
     org = queries.get_org(scope, org_id)
     form = OrgForm(obj=org)
-    form.parent_id.choices = [(0, "—"), *_org_choices(scope)] if org.parent_id else [(0, "—")]
+    # A root unit has no parent to choose; others may move anywhere in the admin's scope.
+    form.parent_id.choices = [SelectChoice(0, "—"), *(_org_choices(scope) if org.parent_id else [])]
     if request.method == "GET":
         form.parent_id.data = org.parent_id or 0
     if form.validate_on_submit():

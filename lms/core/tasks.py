@@ -7,7 +7,7 @@ from collections.abc import Callable
 from celery import Celery, Task
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from lms.core.db import db
 
@@ -34,7 +34,9 @@ def celery_init_app(app: Flask, broker_url: str, *, always_eager: bool = False) 
         task_eager_propagates=always_eager,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        broker_transport_options={"visibility_timeout": 3600, "polling_interval": 1},
+        # Redis: redeliver a task whose worker died after an hour. (kombu's SQLAlchemy transport hands
+        # these options to create_engine, so it gets none.)
+        broker_transport_options={"visibility_timeout": 3600} if broker_url.startswith("redis") else {},
         timezone="Asia/Shanghai",
         enable_utc=True,
     )
@@ -56,6 +58,8 @@ def _run_after_commit(session: Session) -> None:
         callback()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A rolled-back SAVEPOINT (begin_nested) leaves the outer transaction, and its pending work, alive.
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)

@@ -21,5 +21,7 @@ def build_engine(settings: Settings) -> SearchEngine:
 def get_search_engine() -> SearchEngine:
     engine: SearchEngine | None = current_app.extensions.get("lms.search")
     if engine is None:
-        engine = current_app.extensions["lms.search"] = build_engine(current_app.extensions["lms.settings"])
+        engine = build_engine(current_app.extensions["lms.settings"])
+        engine.ensure_index()  # idempotent; if the service is down this raises and the next call retries
+        current_app.extensions["lms.search"] = engine
     return engine

@@ -25,5 +25,7 @@ def get_storage() -> ObjectStore:
     """For views, tasks and CLI commands (the edge); services receive the store as a parameter."""
     store: ObjectStore | None = current_app.extensions.get("lms.storage")
     if store is None:
-        store = current_app.extensions["lms.storage"] = build_store(current_app.extensions["lms.settings"])
+        store = build_store(current_app.extensions["lms.settings"])
+        store.ensure_bucket()  # idempotent; if the service is down this raises and the next call retries
+        current_app.extensions["lms.storage"] = store
     return store

@@ -50,7 +50,8 @@ def main() -> int:
         print(f"missing translation: {message_id!r}")
     for message_id in unused:
         print(f"unused translation: {message_id!r}")
-    print(f"{len(ids)} message ids, {len(missing)} missing, {len(unused)} unused -> {PO_PATH.relative_to(ROOT)}")
+    where = PO_PATH.relative_to(ROOT)
+    print(f"{len(ids)} message ids, {len(missing)} missing, {len(unused)} unused -> {where}")
     return 1 if missing else 0
 
 
