@@ -24,7 +24,7 @@ system-deps:
 	  else echo "ffmpeg missing: sudo apt-get install ffmpeg"; fi; }
 
 translations: venv
-	@$(BIN)/pybabel compile -q -f -d lms/translations
+	@$(BIN)/pybabel compile -f -d lms/translations >/dev/null
 
 migrate: venv translations
 	$(BIN)/flask db upgrade
@@ -46,6 +46,7 @@ run: system-deps seed
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/lint-imports
 
 test: venv translations system-deps lint

@@ -101,7 +101,10 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout) instead of
+        # failing with SQLITE_BUSY when a read transaction later tries to write. Transactions serialize:
+        # fine for the embedded default (a first look, a small site); PostgreSQL is for scale.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _select_locale() -> str:
@@ -133,9 +136,9 @@ def _force_password_change():  # type: ignore[no-untyped-def]
 
 
 def _template_globals() -> dict[str, object]:
-    from lms.accounts.permissions import admin_scope
+    from lms.accounts.web import current_scope
 
-    scope = admin_scope(current_user) if current_user.is_authenticated and "api_user" not in g else None
+    scope = current_scope(current_user) if current_user.is_authenticated and "api_user" not in g else None
     return {"is_admin": bool(scope and scope.is_admin), "current_locale": _select_locale()}
 
 

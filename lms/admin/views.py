@@ -19,7 +19,8 @@ from lms.accounts.models import (
     Role,
     RoleGrant,
 )
-from lms.accounts.permissions import AdminScope, admin_scope, roles_of
+from lms.accounts.permissions import AdminScope, roles_of
+from lms.accounts.web import current_scope
 from lms.audit import queries as audit_queries
 from lms.core.db import db
 from lms.core.errors import NotFound, ValidationFailed
@@ -35,14 +36,14 @@ def admin_required(view: Any) -> Any:
     @wraps(view)
     @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        require(admin_scope(current_actor()).is_admin, "admin")
+        require(current_scope(current_actor()).is_admin, "admin")
         return view(*args, **kwargs)
 
     return wrapped
 
 
 def _scope() -> AdminScope:
-    return admin_scope(current_actor())
+    return current_scope(current_actor())
 
 
 def _org_choices(scope: AdminScope) -> list[SelectChoice]:

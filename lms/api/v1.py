@@ -10,7 +10,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from lms.accounts import queries, services
 from lms.accounts.errors import PasswordChangeRequired
 from lms.accounts.models import Organization, User
-from lms.accounts.permissions import AdminScope, admin_scope, roles_of
+from lms.accounts.permissions import AdminScope, roles_of
+from lms.accounts.web import current_scope
 from lms.audit import queries as audit_queries
 from lms.core.db import db
 from lms.core.errors import Unauthorized, ValidationFailed
@@ -74,7 +75,7 @@ def page_json(page: Any, render: Any) -> dict[str, Any]:
 
 def _admin() -> tuple[User, AdminScope]:
     actor = current_actor()
-    scope = admin_scope(actor)
+    scope = current_scope(actor)
     require(scope.is_admin, "admin")
     return actor, scope
 
@@ -128,7 +129,7 @@ def revoke_token() -> tuple[str, int]:
 @bp.get("/me")
 def me() -> Response:
     user = current_actor()
-    scope = admin_scope(user)
+    scope = current_scope(user)
     return jsonify(
         user_json(user)
         | {

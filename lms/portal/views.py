@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from lms.accounts import queries
 from lms.accounts.models import CADRE_CATEGORY_LABELS, RANK_LABELS
-from lms.accounts.permissions import admin_scope
+from lms.accounts.web import current_scope
 from lms.core.web import current_actor
 from lms.portal.summary import year_summary
 
@@ -20,7 +20,7 @@ bp = Blueprint("portal", __name__)
 def home() -> str:
     user = current_actor()
     year = datetime.now(ZoneInfo("Asia/Shanghai")).year
-    scope = admin_scope(user)
+    scope = current_scope(user)
     admin_counts = (queries.count_orgs(scope), queries.count_users(scope)) if scope.is_admin else None
     return render_template(
         "portal/home.html",

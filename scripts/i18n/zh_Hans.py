@@ -9,10 +9,8 @@ ZH_HANS = {
     "550 learning hours in 5 years (110 a year)": "5 年累计不少于 550 学时（每年约 110 学时）",
     "72 learning hours a year (professional and technical staff)": "每年不少于 72 学时（专业技术人员）",
     "90 learning hours a year": "每年不少于 90 学时",
-    "A new initial password is shown once; the account must change it at next sign-in.":
-        "新的初始密码只显示一次，该账号下次登录时必须修改。",
-    "A service the platform depends on is unavailable. Please try again shortly.":
-        "平台依赖的服务暂时不可用，请稍后重试。",
+    "A new initial password is shown once; the account must change it at next sign-in.": "新的初始密码只显示一次，该账号下次登录时必须修改。",
+    "A service the platform depends on is unavailable. Please try again shortly.": "平台依赖的服务暂时不可用，请稍后重试。",
     "A unit cannot be moved under itself or one of its own sub-units.": "单位不能移动到自身或其下级单位之下。",
     "A unit with this name already exists under the same parent.": "同一上级单位下已有同名单位。",
     "A valid bearer token is required.": "需要有效的访问令牌（Bearer Token）。",
@@ -40,13 +38,11 @@ ZH_HANS = {
     "Details": "详情",
     "Disabled": "已停用",
     "Download the template, fill in one account per row, and upload it. A file with any bad row is not "
-    "imported at all; importing the same file again updates the same accounts.":
-        "请下载模板，每行填写一个账号后上传。文件中只要有一行有误，整个文件都不会导入；"
-        "同一文件再次导入只会更新已有账号，不会重复创建。",
+    "imported at all; importing the same file again updates the same accounts.": "请下载模板，每行填写一个账号后上传。文件中只要有一行有误，整个文件都不会导入；"
+    "同一文件再次导入只会更新已有账号，不会重复创建。",
     "Duplicate login name in this file.": "文件中登录名重复。",
     "Earned": "已获得",
-    "Give each person their initial password. It is shown only this once; they must change it at first sign-in.":
-        "请将初始密码分别告知本人。初始密码只显示这一次，首次登录时必须修改。",
+    "Give each person their initial password. It is shown only this once; they must change it at first sign-in.": "请将初始密码分别告知本人。初始密码只显示这一次，首次登录时必须修改。",
     "Grant": "授予",
     "Hello, %(name)s": "%(name)s，您好",
     "Home": "首页",
@@ -61,8 +57,7 @@ ZH_HANS = {
     "Learning hours will be credited here once courses open.": "课程开放后，学习所得学时将在此计入。",
     "Login name": "登录名",
     "Login name is required.": "请填写登录名。",
-    "Login name must be 2-64 letters, digits or . _ @ - and start with a letter or digit.":
-        "登录名须为 2-64 位字母、数字或 . _ @ -，并以字母或数字开头。",
+    "Login name must be 2-64 letters, digits or . _ @ - and start with a letter or digit.": "登录名须为 2-64 位字母、数字或 . _ @ -，并以字母或数字开头。",
     "Manage accounts": "管理账号",
     "Manage units": "管理单位",
     "Moving a unit moves all its sub-units and accounts with it.": "移动单位时，其全部下级单位和账号将一并移动。",
@@ -123,14 +118,12 @@ ZH_HANS = {
     "Template (.xlsx)": "下载模板（.xlsx）",
     "Template file (.xlsx or .csv)": "模板文件（.xlsx 或 .csv）",
     "The current password is wrong.": "当前密码不正确。",
-    "The file encoding is not recognised: save it as UTF-8 CSV or .xlsx.":
-        "无法识别文件编码，请另存为 UTF-8 编码的 CSV 或 .xlsx 文件。",
+    "The file encoding is not recognised: save it as UTF-8 CSV or .xlsx.": "无法识别文件编码，请另存为 UTF-8 编码的 CSV 或 .xlsx 文件。",
     "The file has no user rows.": "文件中没有账号数据。",
     "The file is empty.": "文件是空的。",
     "The file is not a text CSV file.": "该文件不是文本格式的 CSV 文件。",
     "The file is not a valid .xlsx workbook.": "该文件不是有效的 .xlsx 工作簿。",
-    "The file was not imported: fix the rows listed and upload it again.":
-        "文件未导入：请修改下列各行后重新上传。",
+    "The file was not imported: fix the rows listed and upload it again.": "文件未导入：请修改下列各行后重新上传。",
     "The form expired. Please reload the page and try again.": "页面已过期，请刷新后重试。",
     "The new password must differ from the current one.": "新密码不能与当前密码相同。",
     "The request body must be a JSON object.": "请求内容必须是 JSON 对象。",
@@ -144,8 +137,7 @@ ZH_HANS = {
     "This method is not allowed here.": "不支持该请求方式。",
     "This unit code is already in use.": "该单位编码已被使用。",
     "Too many attempts. Please try again later.": "尝试次数过多，请稍后再试。",
-    "Too many failed sign-ins. Try again after %(retry_at)s (in about %(minutes)s minutes).":
-        "登录失败次数过多，请在 %(retry_at)s 之后（约 %(minutes)s 分钟后）再试。",
+    "Too many failed sign-ins. Try again after %(retry_at)s (in about %(minutes)s minutes).": "登录失败次数过多，请在 %(retry_at)s 之后（约 %(minutes)s 分钟后）再试。",
     "Too many rows: split the file (at most 20000 rows).": "行数过多，请拆分文件（每个文件最多 20000 行）。",
     "Unchanged": "未变化",
     "Unit": "所属单位",
