@@ -20,7 +20,7 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
-def post_fork(server, worker):  # noqa: ARG001 - gunicorn hook signature
+def post_fork(server, worker):
     from lms.core.db import db
 
     app = worker.app.wsgi()
