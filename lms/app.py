@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.context_processor(_template_globals)
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False)
+    app.jinja_env.filters["hours"] = lambda value: f"{value:.2f}".rstrip("0").rstrip(".")  # 90, 0.25, 1.5
     logging.getLogger("jieba").setLevel(logging.WARNING)
     return app
 

@@ -72,3 +72,42 @@ def test_like_wildcards_in_paths_cannot_widen_a_scope(db_session):
     admin = make_admin(of=first)
     assert not admin_scope(admin).covers(tenth)
     assert tenth.id not in {o.id for o in queries.list_orgs(admin_scope(admin), per_page=100).items}
+
+
+def test_web_admin_creates_renames_and_moves_units(client, db_session):
+    from tests.factories import csrf_token, login
+
+    orgs = province_tree()
+    admin = make_admin(of=orgs["city1"])
+    login(client, admin)
+    token = csrf_token(client, "/admin/orgs/new")
+    created = client.post(
+        "/admin/orgs/new",
+        data={
+            "csrf_token": token,
+            "name": "新设单位",
+            "kind": "unit",
+            "code": "new-1",
+            "parent_id": orgs["county11"].id,
+        },
+    )
+    assert created.status_code == 302
+    org = db.session.scalar(select(Organization).where(Organization.code == "NEW-1"))
+    assert org.parent_id == orgs["county11"].id
+    edited = client.post(
+        f"/admin/orgs/{org.id}/edit",
+        data={"csrf_token": token, "name": "改名单位", "code": "NEW-1", "parent_id": orgs["county12"].id},
+    )
+    assert edited.status_code == 302, edited.get_data(as_text=True)
+    db.session.expire_all()
+    org = db.session.get(Organization, org.id)
+    assert (org.name, org.parent_id) == ("改名单位", orgs["county12"].id)
+    outside = client.post(
+        f"/admin/orgs/{org.id}/edit",
+        data={"csrf_token": token, "name": "改名单位", "code": "NEW-1", "parent_id": orgs["county21"].id},
+    )
+    assert (
+        outside.status_code == 200 and db.session.get(Organization, org.id).parent_id == orgs["county12"].id
+    )
+    listing = client.get("/admin/orgs").get_data(as_text=True)
+    assert "改名单位" in listing and "测试2市" not in listing
