@@ -154,18 +154,16 @@ def update_org(
     if is_active is not None:
         org.is_active = is_active
     db.session.flush()
-    changed_before, changed_after = audit.diff(before, org_snapshot(org))
-    if changed_after:
-        audit.record(
-            actor=actor,
-            action="org.update",
-            target_type="org",
-            target_id=org.id,
-            target_label=org.name,
-            org_path=org.path,
-            before=changed_before,
-            after=changed_after,
-        )
+    audit.record_change(
+        actor=actor,
+        action="org.update",
+        target_type="org",
+        target_id=org.id,
+        target_label=org.name,
+        org_path=org.path,
+        before=before,
+        after=org_snapshot(org),
+    )
     return org
 
 
@@ -212,6 +210,10 @@ def move_org(*, actor: User, org: Organization, new_parent: Organization) -> Org
 
 
 # --- users --------------------------------------------------------------------------------------
+
+
+def user_label(user: User) -> str:
+    return f"{user.display_name} ({user.login_name})"
 
 
 def user_snapshot(user: User) -> dict[str, Any]:
@@ -301,7 +303,7 @@ def create_user(
         action="user.create",
         target_type="user",
         target_id=user.id,
-        target_label=f"{user.display_name} ({user.login_name})",
+        target_label=user_label(user),
         org_path=org.path,
         after=user_snapshot(user),
     )
@@ -328,18 +330,16 @@ def update_user(
         if not is_active:
             _invalidate_sessions(user)
     db.session.flush()
-    changed_before, changed_after = audit.diff(before, user_snapshot(user))
-    if changed_after:
-        audit.record(
-            actor=actor,
-            action="user.update",
-            target_type="user",
-            target_id=user.id,
-            target_label=f"{user.display_name} ({user.login_name})",
-            org_path=org.path,
-            before=changed_before,
-            after=changed_after,
-        )
+    audit.record_change(
+        actor=actor,
+        action="user.update",
+        target_type="user",
+        target_id=user.id,
+        target_label=user_label(user),
+        org_path=org.path,
+        before=before,
+        after=user_snapshot(user),
+    )
     return user
 
 
@@ -356,7 +356,7 @@ def reset_password(*, actor: User, user: User) -> str:
         action="user.reset_password",
         target_type="user",
         target_id=user.id,
-        target_label=f"{user.display_name} ({user.login_name})",
+        target_label=user_label(user),
         org_path=user.org.path,
     )
     return initial
@@ -420,7 +420,7 @@ def grant_role(*, actor: User, user: User, role: Role, org: Organization | None 
         action="user.grant_role",
         target_type="user",
         target_id=user.id,
-        target_label=f"{user.display_name} ({user.login_name})",
+        target_label=user_label(user),
         org_path=user.org.path,
         after={"role": str(role), "org_id": grant.org_id},
     )
@@ -437,7 +437,7 @@ def revoke_role(*, actor: User, grant: RoleGrant) -> None:
         action="user.revoke_role",
         target_type="user",
         target_id=user.id,
-        target_label=f"{user.display_name} ({user.login_name})",
+        target_label=user_label(user),
         org_path=user.org.path,
         before={"role": str(grant.role), "org_id": grant.org_id},
     )

@@ -39,15 +39,7 @@ def authenticate_bearer() -> None:
 
 
 def org_json(org: Organization) -> dict[str, Any]:
-    return {
-        "id": org.id,
-        "name": org.name,
-        "kind": str(org.kind),
-        "code": org.code,
-        "parent_id": org.parent_id,
-        "path": org.path,
-        "is_active": org.is_active,
-    }
+    return {"id": org.id} | services.org_snapshot(org)
 
 
 def user_json(user: User) -> dict[str, Any]:

@@ -42,3 +42,30 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any],
     """Only the fields that changed, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+def record_change(
+    *,
+    actor: Actor | None,
+    action: str,
+    target_type: str,
+    target_id: object,
+    target_label: str,
+    org_path: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> AuditEntry | None:
+    """Record only the fields that changed between two snapshots; nothing when nothing changed."""
+    changed_before, changed_after = diff(before, after)
+    if not changed_after:
+        return None
+    return record(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        org_path=org_path,
+        before=changed_before,
+        after=changed_after,
+    )
