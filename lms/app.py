@@ -11,6 +11,7 @@ from flask import Flask, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lms.core.db import db
 from lms.core.http import register_error_handlers, register_security_headers
@@ -27,6 +28,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.extensions["lms.settings"] = settings
+    if settings.proxy_hops:
+        # Behind nginx or a load balancer: the client address (sign-in throttling, logs) and the
+        # scheme come from X-Forwarded-* set by that many trusted proxies.
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops, x_host=settings.proxy_hops
+        )  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -38,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        REMEMBER_COOKIE_DURATION=timedelta(days=14),
         MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
         BABEL_DEFAULT_LOCALE="zh_Hans",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",

@@ -80,9 +80,10 @@ class Settings:
     token_ttl_hours: int = 168
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
-    login_ip_max_failures: int = 50
+    login_ip_max_failures: int = 100
     session_cookie_secure: bool = False
     max_upload_mb: int = 20
+    proxy_hops: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -136,9 +137,10 @@ class Settings:
             token_ttl_hours=_int(env, "LMS_TOKEN_TTL_HOURS", 168, minimum=1, maximum=24 * 90),
             login_max_failures=_int(env, "LMS_LOGIN_MAX_FAILURES", 5, minimum=1, maximum=100),
             login_lockout_minutes=_int(env, "LMS_LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=24 * 60),
-            login_ip_max_failures=_int(env, "LMS_LOGIN_IP_MAX_FAILURES", 50, minimum=1, maximum=100_000),
+            login_ip_max_failures=_int(env, "LMS_LOGIN_IP_MAX_FAILURES", 100, minimum=1, maximum=100_000),
             session_cookie_secure=_bool(env, "LMS_SESSION_COOKIE_SECURE", mode == "production"),
             max_upload_mb=_int(env, "LMS_MAX_UPLOAD_MB", 20, minimum=1, maximum=10_240),
+            proxy_hops=_int(env, "LMS_PROXY_HOPS", 0, minimum=0, maximum=5),
         )
         settings.validate()
         return settings
@@ -210,13 +212,26 @@ KNOWN_VARIABLES = frozenset(
         "LMS_LOGIN_IP_MAX_FAILURES",
         "LMS_SESSION_COOKIE_SECURE",
         "LMS_MAX_UPLOAD_MB",
-        # used by tooling around the app, not by the app itself
+        "LMS_PROXY_HOPS",
+        # read by the tooling around the app (scripts/services.sh, tests, make), not by the app
         "LMS_REQUIRE_SERVICES",
-        "LMS_SERVICES_CACHE",
         "LMS_PORT",
+        "LMS_SERVICES_CACHE",
+        "LMS_SERVICES_DIR",
+        "LMS_SERVICES_USER",
+        "LMS_SERVICES_TIMEOUT",
         "LMS_PG_PORT",
+        "LMS_PG_BIN",
         "LMS_REDIS_PORT",
         "LMS_MINIO_PORT",
+        "LMS_MINIO_CONSOLE_PORT",
+        "LMS_MINIO_VERSION",
         "LMS_ES_PORT",
+        "LMS_ES_TRANSPORT_PORT",
+        "LMS_ES_VERSION",
+        "LMS_ES_JDK",
+        "LMS_ES_HEAP",
+        "LMS_GO",
+        "LMS_PYTHON",
     }
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, func, or_, select
 
-from lms.accounts.models import CadreCategory, Organization, Rank, User
+from lms.accounts.models import CadreCategory, Organization, Rank, RoleGrant, User
 from lms.accounts.permissions import AdminScope
 from lms.core.db import db
 from lms.core.errors import NotFound
@@ -29,13 +29,16 @@ def _page(stmt: Select, page: int, per_page: int) -> Page:
     return Page(list(items), total, page, per_page)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in every database we run on
+
+
 def find_org(org_id: int) -> Organization | None:
-    return db.session.get(Organization, org_id)
+    return db.session.get(Organization, org_id) if 0 < org_id <= MAX_ID else None
 
 
 def get_org(scope: AdminScope, org_id: int) -> Organization:
     """The org if the scope covers it; otherwise NotFound (we do not confirm it exists)."""
-    org = db.session.get(Organization, org_id)
+    org = find_org(org_id)
     if org is None or not scope.covers(org):
         raise NotFound()
     return org
@@ -77,10 +80,14 @@ def find_user_by_login(login_name: str) -> User | None:
 
 
 def get_user(scope: AdminScope, user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None or not scope.covers(user.org):
         raise NotFound()
     return user
+
+
+def find_grant(grant_id: int) -> RoleGrant | None:
+    return db.session.get(RoleGrant, grant_id) if 0 < grant_id <= MAX_ID else None
 
 
 def list_users(

@@ -6,7 +6,6 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from lms.accounts import importing, queries, services
@@ -17,7 +16,6 @@ from lms.accounts.models import (
     RANK_LABELS,
     ROLE_LABELS,
     Role,
-    RoleGrant,
 )
 from lms.accounts.permissions import AdminScope, roles_of
 from lms.accounts.web import current_scope
@@ -243,7 +241,7 @@ def grant_role(user_id: int) -> Response:
 @bp.post("/roles/<int:grant_id>/revoke")
 @admin_required
 def revoke_role(grant_id: int) -> Response:
-    grant = db.session.scalar(select(RoleGrant).where(RoleGrant.id == grant_id))
+    grant = queries.find_grant(grant_id)
     if grant is None:
         raise NotFound()
     user = queries.get_user(_scope(), grant.user_id)

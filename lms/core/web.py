@@ -24,6 +24,9 @@ def current_actor() -> User:
     return current_user._get_current_object()  # type: ignore[no-any-return]
 
 
+MAX_PAGE = 100_000  # keeps OFFSET within every database's integer range
+
+
 @dataclass(frozen=True)
 class PageArgs:
     page: int
@@ -31,13 +34,13 @@ class PageArgs:
 
 
 def page_args(default_per_page: int = 20, max_per_page: int = 100) -> PageArgs:
-    def number(name: str, default: int) -> int:
+    def number(name: str, default: int, maximum: int) -> int:
         try:
-            return max(1, int(request.args.get(name, default)))
+            return min(max(1, int(request.args.get(name, default))), maximum)
         except ValueError:
             return default
 
-    return PageArgs(number("page", 1), min(number("per_page", default_per_page), max_per_page))
+    return PageArgs(number("page", 1, MAX_PAGE), number("per_page", default_per_page, max_per_page))
 
 
 def json_body() -> dict[str, Any]:

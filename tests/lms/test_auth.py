@@ -191,3 +191,33 @@ def test_login_redirect_never_leaves_the_site(client):
         data={"username": user.login_name, "password": PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/"
+
+
+def test_behind_a_proxy_throttling_uses_the_real_client_address(tmp_path):
+    from lms.app import create_app
+    from lms.core.db import db
+    from tests.conftest import make_settings
+
+    app = create_app(
+        make_settings(
+            tmp_path,
+            LMS_PROXY_HOPS="1",
+            LMS_LOGIN_IP_MAX_FAILURES="2",
+            LMS_DATABASE_URL=f"sqlite:///{tmp_path / 'proxy.sqlite'}",
+        )
+    )
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+
+    def attempt(ip: str) -> int:
+        return client.post(
+            "/api/v1/auth/token",
+            json={"username": f"u{ip}", "password": "x"},
+            headers={"X-Forwarded-For": ip},
+        ).status_code
+
+    assert [attempt("10.0.0.1"), attempt("10.0.0.1")] == [401, 429]  # that address is locked out
+    assert attempt("10.0.0.2") == 401  # a colleague behind another address is not
+    with app.app_context():
+        db.engine.dispose()

@@ -138,3 +138,28 @@ def test_admin_web_pages_are_scoped_too(client, world):
     assert "本县学员" in listing and "邻县学员" not in listing
     assert client.get(f"/admin/users/{people['cadre12'].id}").status_code == 404
     assert client.get(f"/admin/orgs/{orgs['county12'].id}/edit").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/users/99999999999999999999999",
+        "/api/v1/orgs/99999999999999999999999",
+        "/api/v1/users?org_id=99999999999999999999999",
+        "/api/v1/orgs?under=99999999999999999999999",
+        "/api/v1/users/0",
+    ],
+)
+def test_ids_beyond_any_row_are_not_found_not_a_crash(client, world, path):
+    response = client.get(path, headers=bearer(world[1]["city1_admin"]))
+    assert response.status_code == 404 and response.get_json()["message"] == "找不到该内容。"
+
+
+def test_absurd_page_numbers_and_ids_in_bodies_are_handled(client, world):
+    headers = bearer(world[1]["city1_admin"])
+    page = client.get("/api/v1/users?page=99999999999999999999&per_page=-5", headers=headers)
+    assert page.status_code == 200 and page.get_json()["items"] == []
+    created = client.post(
+        "/api/v1/users", headers=headers, json={"org_id": 10**30, "login_name": "a1", "name": "某"}
+    )
+    assert created.status_code == 404

@@ -160,3 +160,27 @@ def test_reset_password_gives_a_new_initial_password(client, db_session):
     assert client.get("/api/v1/me", headers=old).status_code == 401
     token = client.post("/api/v1/auth/token", json={"username": cadre.login_name, "password": new_password})
     assert token.status_code == 201 and token.get_json()["must_change_password"] is True
+
+
+def test_roles_are_granted_and_revoked_on_the_web_with_an_audit_trail(client, db_session):
+    from lms.accounts.models import Role, RoleGrant
+
+    org = make_org()
+    admin = make_admin(of=org)
+    cadre = make_user(org=org)
+    login(client, admin)
+    token = csrf_token(client, f"/admin/users/{cadre.id}")
+    granted = client.post(f"/admin/users/{cadre.id}/roles", data={"csrf_token": token, "role": "teacher"})
+    assert granted.status_code == 302
+    grant = db.session.scalar(select(RoleGrant).where(RoleGrant.user_id == cadre.id))
+    assert grant.role == Role.TEACHER
+    refused = client.post(
+        f"/admin/users/{cadre.id}/roles", data={"csrf_token": token, "role": "system_admin"}
+    )
+    assert refused.status_code == 403  # an org admin cannot make a system admin
+    assert (
+        client.post("/admin/roles/99999999999999999999/revoke", data={"csrf_token": token}).status_code == 404
+    )
+    assert client.post(f"/admin/roles/{grant.id}/revoke", data={"csrf_token": token}).status_code == 302
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == str(cadre.id))).all()
+    assert {"user.grant_role", "user.revoke_role"} <= set(actions)
