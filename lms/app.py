@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, redirect, request, url_for
+from flask import Flask, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -117,6 +117,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
 
 def _select_locale() -> str:
+    if not has_request_context():  # CLI commands and tasks speak Chinese
+        return "zh_Hans"
     chosen = request.args.get("lang") or request.cookies.get("lang")
     return chosen if chosen in LOCALES else "zh_Hans"
 

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
+from typing import NoReturn
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext
 
 from lms.core.db import db
+from lms.core.errors import LmsError
 
 lms_cli = AppGroup("lms", help="Platform commands (demo data, admin accounts).")
+
+
+def _fail(error: LmsError) -> NoReturn:
+    """A domain error ends a command with its Chinese message and exit code 1, not a traceback."""
+    details = "；".join(gettext(text) for text in error.fields.values())
+    message = gettext(error.message_id, **error.params)
+    raise click.ClickException(f"{message}{'（' + details + '）' if details else ''}")
 
 
 @lms_cli.command("seed-demo")
@@ -35,6 +44,28 @@ def seed_demo_command(as_json: bool) -> None:
     click.echo("  … 以及 gb0004 至 gb0200 等学员账号")
 
 
+@lms_cli.command("create-org")
+@click.argument("name")
+@click.option("--code", required=True, help="Unit code (unique), e.g. SF.")
+@click.option(
+    "--kind", default="province", show_default=True, help="province, city, county, township or unit."
+)
+@click.option("--parent-code", default=None, help="Code of the parent unit; omit for the root of the tree.")
+def create_org_command(name: str, code: str, kind: str, parent_code: str | None) -> None:
+    """Create a unit: on a new installation, the root of the org tree (then create-admin)."""
+    from lms.accounts import queries, services
+
+    parent = queries.find_org_by_code(parent_code.upper()) if parent_code else None
+    if parent_code and parent is None:
+        raise click.ClickException(f"没有编码为 {parent_code} 的单位")
+    try:
+        org = services.create_org(actor=None, parent=parent, name=name, kind=kind, code=code)
+    except LmsError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"已创建单位 {org.name}（编码 {org.code}）")
+
+
 @lms_cli.command("create-admin")
 @click.argument("login_name")
 @click.option("--name", "display_name", default="系统管理员", show_default=True)
@@ -46,10 +77,12 @@ def create_admin_command(login_name: str, display_name: str, org_code: str) -> N
 
     org = queries.find_org_by_code(org_code.upper())
     if org is None:
-        click.echo(f"没有编码为 {org_code} 的单位", err=True)
-        sys.exit(1)
-    data = services.clean_user_data(login_name=login_name, display_name=display_name)
-    user, initial = services.create_user(actor=None, org=org, data=data, is_learner=False)
+        raise click.ClickException(f"没有编码为 {org_code} 的单位（先用 flask lms create-org 创建）")
+    try:
+        data = services.clean_user_data(login_name=login_name, display_name=display_name)
+        user, initial = services.create_user(actor=None, org=org, data=data, is_learner=False)
+    except LmsError as error:
+        _fail(error)
     db.session.add(RoleGrant(user_id=user.id, role=Role.SYSTEM_ADMIN))
     db.session.commit()
     click.echo(f"已创建系统管理员 {user.login_name}，初始密码：{initial}（首次登录须修改）")

@@ -50,3 +50,31 @@ def test_create_admin_command(app, db_session):
     assert grants == [Role.SYSTEM_ADMIN] and user.must_change_password
     missing = app.test_cli_runner().invoke(args=["lms", "create-admin", "ops2", "--org-code", "NOPE"])
     assert missing.exit_code == 1
+    taken = app.test_cli_runner().invoke(args=["lms", "create-admin", "OPS1", "--org-code", "SF-ZZB"])
+    assert taken.exit_code == 1 and "该登录名已被使用" in taken.output and "Traceback" not in taken.output
+    bad = app.test_cli_runner().invoke(args=["lms", "create-admin", "坏名字", "--org-code", "SF-ZZB"])
+    assert bad.exit_code == 1 and "登录名须为 2-64 位" in bad.output
+
+
+def test_a_new_installation_is_bootstrapped_from_the_command_line(app, db_session):
+    runner = app.test_cli_runner()
+    root = runner.invoke(args=["lms", "create-org", "某某省", "--code", "mm"])
+    assert root.exit_code == 0 and "已创建单位 某某省" in root.output
+    child = runner.invoke(
+        args=[
+            "lms",
+            "create-org",
+            "某某省委组织部",
+            "--code",
+            "MM-ZZB",
+            "--kind",
+            "unit",
+            "--parent-code",
+            "MM",
+        ]
+    )
+    assert child.exit_code == 0
+    again = runner.invoke(args=["lms", "create-org", "某某省", "--code", "MM"])
+    assert again.exit_code == 1 and "该单位编码已被使用" in again.output
+    admin = runner.invoke(args=["lms", "create-admin", "root-admin", "--org-code", "MM-ZZB"])
+    assert admin.exit_code == 0 and "初始密码" in admin.output
