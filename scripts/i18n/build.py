@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -35,7 +36,10 @@ def extract_ids() -> list[str]:
 
 def main() -> int:
     ids = extract_ids()
-    catalog = Catalog(locale="zh_Hans", project="lms", charset="utf-8")
+    # A fixed creation date keeps the .po unchanged when no string changed.
+    catalog = Catalog(
+        locale="zh_Hans", project="lms", charset="utf-8", creation_date=datetime(2026, 11, 21, tzinfo=UTC)
+    )
     missing = []
     for message_id in ids:
         if message_id not in ZH_HANS:
