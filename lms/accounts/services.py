@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.accounts import validation as v
 from lms.accounts.errors import (
@@ -35,6 +34,7 @@ from lms.accounts.models import (
     RoleGrant,
     User,
 )
+from lms.accounts.passwords import hash_initial_password, hash_password, needs_rehash, verify_password
 from lms.accounts.permissions import admin_scope, can_grant
 from lms.audit import services as audit
 from lms.core.db import db, utcnow
@@ -45,17 +45,7 @@ from lms.core.permissions import require
 _CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 # Compared against when the login name is unknown, so both paths take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-0")
-
-
-def hash_password(password: str) -> str:
-    return generate_password_hash(password)
-
-
-def hash_initial_password(password: str) -> str:
-    """Generated initial passwords carry ~70 bits of entropy and must be changed at first sign-in, so a
-    light salted hash is enough; it keeps issuing thousands of accounts in one import fast."""
-    return generate_password_hash(password, method="pbkdf2:sha256:20000")
+_DUMMY_HASH = hash_password("not-a-real-password-0")
 
 
 def generate_initial_password() -> str:
@@ -373,10 +363,10 @@ def change_password(
     *, user: User, current_password: str, new_password: str, now: datetime | None = None
 ) -> User:
     """The user changes their own password; other sessions and tokens stop working."""
-    if not check_password_hash(user.password_hash, current_password):
+    if not verify_password(user.password_hash, current_password):
         raise ValidationFailed(fields={"current_password": N_("The current password is wrong.")})
     _check_password_or_raise(new_password, user.login_name, field="new_password")
-    if check_password_hash(user.password_hash, new_password):
+    if verify_password(user.password_hash, new_password):
         raise ValidationFailed(
             fields={"new_password": N_("The new password must differ from the current one.")}
         )
@@ -511,13 +501,16 @@ def authenticate(
     if locked:
         return LoginOutcome(None, _locked(locked, now))
     user = db.session.scalar(select(User).where(User.login_name == name)) if name else None
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, str(password or "")[:256])
+    candidate = str(password or "")[:256]
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, candidate)
     if user is not None and ok:
         if not user.is_active:
             return LoginOutcome(None, AccountDisabled())
         row = db.session.get(LoginThrottle, user_key)
         if row is not None:
             db.session.delete(row)
+        if needs_rehash(user.password_hash) and not user.must_change_password:
+            user.password_hash = hash_password(candidate)
         user.last_login_at = now
         db.session.flush()
         return LoginOutcome(user, None)

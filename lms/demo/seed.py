@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from lms.accounts import services
 from lms.accounts.models import CadreCategory, Organization, OrgKind, Rank, Role, RoleGrant, User
+from lms.accounts.passwords import hash_password
 from lms.core.db import db
 
 DEMO_PASSWORD = "demo2026"  # noqa: S105 - the published demo password
@@ -168,7 +169,7 @@ def seed_demo() -> SeedReport:
             ensure_org(child, org)
 
     ensure_org(TREE, None)
-    password_hash = services.hash_password(DEMO_PASSWORD)
+    password_hash = hash_password(DEMO_PASSWORD)
     logins: list[DemoLogin] = []
 
     def ensure_user(

@@ -221,3 +221,34 @@ def test_behind_a_proxy_throttling_uses_the_real_client_address(tmp_path):
     assert attempt("10.0.0.2") == 401  # a colleague behind another address is not
     with app.app_context():
         db.engine.dispose()
+
+
+def test_older_password_hashes_still_work_and_are_upgraded_to_argon2id(client, db_session):
+    from werkzeug.security import generate_password_hash
+
+    from lms.accounts.models import User
+    from lms.core.db import db
+
+    user = make_user(org=make_org())
+    user.password_hash = generate_password_hash("Legacy-2024x")  # werkzeug scrypt, as before
+    db.session.flush()
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"username": user.login_name, "password": "Legacy-2024x"}
+        ).status_code
+        == 201
+    )
+    db.session.expire_all()
+    assert db.session.get(User, user.id).password_hash.startswith("$argon2id$")
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"username": user.login_name, "password": "Legacy-2024x"}
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"username": user.login_name, "password": "wrong-2024x"}
+        ).status_code
+        == 401
+    )
