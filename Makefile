@@ -35,7 +35,8 @@ seed: migrate
 # Serves the platform on embedded defaults (or on whatever LMS_* points at) with its Celery worker.
 run: system-deps seed
 	@mkdir -p instance
-	@$(BIN)/celery -A lms.worker worker --loglevel=warning --pool=threads --concurrency=2 \
+	@$(BIN)/celery -A lms.worker worker --beat --schedule instance/celerybeat-schedule --loglevel=warning \
+	   --pool=threads --concurrency=2 \
 	   > instance/worker.log 2>&1 & echo $$! > instance/worker.pid
 	@echo ""
 	@echo "  干部网络学院 is running at http://127.0.0.1:$(PORT)/   (Ctrl-C stops it and its worker)"

@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_security_headers(app)
     _register_blueprints(app)
     _register_cli(app)
+    _connect_signals()
     app.before_request(_force_password_change)
     app.context_processor(_template_globals)
     app.jinja_env.add_extension("jinja2.ext.do")
@@ -156,16 +157,26 @@ def _template_globals() -> dict[str, object]:
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as auth_bp
     from lms.admin.views import bp as admin_bp
+    from lms.api.catalog import bp as api_catalog_bp
     from lms.api.v1 import bp as api_bp
     from lms.ops.views import bp as ops_bp
     from lms.portal.views import bp as portal_bp
 
-    for blueprint in (ops_bp, auth_bp, portal_bp, admin_bp, api_bp):
+    for blueprint in (ops_bp, auth_bp, portal_bp, admin_bp, api_bp, api_catalog_bp):
         app.register_blueprint(blueprint)
-    csrf.exempt(api_bp)  # bearer tokens, not cookies: nothing for a cross-site form to ride on
+    for blueprint in (api_bp, api_catalog_bp):
+        csrf.exempt(blueprint)  # bearer tokens, not cookies: nothing for a cross-site form to ride on
+
+
+def _connect_signals() -> None:
+    from lms.discovery.signals import connect_signals
+
+    connect_signals()
 
 
 def _register_cli(app: Flask) -> None:
     from lms.cli import lms_cli
+    from lms.discovery.cli import search_cli
 
     app.cli.add_command(lms_cli)
+    app.cli.add_command(search_cli)

@@ -103,3 +103,30 @@ def province_tree() -> dict[str, Organization]:
             orgs[f"county{c}{k}"] = county
             orgs[f"unit{c}{k}"] = make_org(parent=county, name=f"{county.name}组织部", code=f"TP{c}{k}U")
     return orgs
+
+
+def make_teacher(*, org: Organization, name: str | None = None) -> User:
+    return grant(make_user(org=org, name=name), Role.TEACHER)
+
+
+def make_course(
+    *,
+    teacher: User,
+    org: Organization | None = None,
+    title: str = "党性教育专题",
+    publish_by: User | None = None,
+    visibility: list[str] | None = None,
+    **fields: object,
+):  # type: ignore[no-untyped-def]
+    """A course by ``teacher``; published when ``publish_by`` (an admin of its org) is given."""
+    from lms.catalog import services as catalog
+    from lms.catalog.validation import clean_course_data
+
+    data = clean_course_data({"title": title, "lessons": [{"title": "第一讲", "duration_s": 1800}]} | fields)
+    course = catalog.create_course(
+        actor=teacher, org=org or teacher.org, data=data, visibility_paths=visibility
+    )
+    if publish_by is not None:
+        catalog.submit_for_review(actor=teacher, course=course)
+        catalog.approve(actor=publish_by, course=course)
+    return course

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated
 
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -46,7 +48,26 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+AFTER_COMMIT = "lms_after_commit"
+log = logging.getLogger(__name__)
+
+
+class Session(FlaskSession):
+    """Runs the callbacks registered with ``lms.core.tasks.call_after_commit`` once ``commit()`` has
+    returned, outside SQLAlchemy's commit events, so they may use the database (an eager task does).
+    A failing callback is logged, not raised: the change is committed, and whatever the callback was
+    to start must be recoverable from the database (an outbox), never lost with it."""
+
+    def commit(self) -> None:
+        super().commit()
+        for callback in self.info.pop(AFTER_COMMIT, []):
+            try:
+                callback()
+            except Exception:  # the commit stands; the work waits in the database for a retry
+                log.exception("after-commit callback %r failed", callback)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 str64 = Annotated[str, mapped_column(String(64))]

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from lms.core.db import db
-
-_PENDING = "lms_after_commit"
+from lms.core.db import AFTER_COMMIT, db
 
 
 def celery_init_app(app: Flask, broker_url: str, *, always_eager: bool = False) -> Celery:
@@ -38,6 +36,8 @@ def celery_init_app(app: Flask, broker_url: str, *, always_eager: bool = False) 
         # these options to create_engine, so it gets none.)
         broker_transport_options={"visibility_timeout": 3600} if broker_url.startswith("redis") else {},
         timezone="Asia/Shanghai",
+        # Sweeps that recover work an after-commit dispatch could not start (broker or engine down).
+        beat_schedule={"discovery-sync-sweep": {"task": "discovery.sync_search", "schedule": 60.0}},
         enable_utc=True,
     )
     celery_app.set_default()
@@ -45,21 +45,21 @@ def celery_init_app(app: Flask, broker_url: str, *, always_eager: bool = False) 
     return celery_app
 
 
+def enqueue(task_name: str, *args: object) -> None:
+    """Send a task through *this* app's Celery (its broker, its eager setting), never Celery's process-wide
+    default app, which is whichever app was created last."""
+    current_app.extensions["celery"].tasks[task_name].delay(*args)
+
+
 def call_after_commit(callback: Callable[[], object], session: Session | None = None) -> None:
-    """Run ``callback`` once the current transaction commits; drop it on rollback."""
+    """Run ``callback`` once the current transaction commits (see ``lms.core.db.Session``); a rollback
+    of the outer transaction drops it."""
     target = session if session is not None else db.session()
-    target.info.setdefault(_PENDING, []).append(callback)
-
-
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session: Session) -> None:
-    callbacks = session.info.pop(_PENDING, [])
-    for callback in callbacks:
-        callback()
+    target.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     # A rolled-back SAVEPOINT (begin_nested) leaves the outer transaction, and its pending work, alive.
     if not previous_transaction.nested:
-        session.info.pop(_PENDING, None)
+        session.info.pop(AFTER_COMMIT, None)

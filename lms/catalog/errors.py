@@ -1,0 +1,22 @@
+from lms.core.errors import InvalidState, ValidationFailed
+from lms.core.i18n import N_
+
+
+class NotEditable(InvalidState):
+    code = "course_not_editable"
+    message = N_("This course is under review or archived and cannot be edited now.")
+
+
+class NothingToSubmit(InvalidState):
+    code = "nothing_to_submit"
+    message = N_("There is no draft to submit for review.")
+
+
+class NotInReview(InvalidState):
+    code = "not_in_review"
+    message = N_("This course has no revision waiting for review.")
+
+
+class ReasonRequired(ValidationFailed):
+    code = "reason_required"
+    message = N_("Give the teacher a reason for the rejection.")

@@ -1,0 +1,150 @@
+"""Courses keep a stable identity; their content lives in numbered revisions.
+
+A teacher edits a *working* revision; an admin of the owning org approves it, and it becomes the
+*published* revision. Editing a published course opens a new working revision while the published
+one stays live, so learners keep their progress. Lessons carry a stable ``key`` across revisions.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.core.db import TimestampMixin, UTCDateTime, db, intpk, utcnow
+
+
+class CourseStatus(enum.StrEnum):
+    DRAFT = "draft"  # never published; being written
+    IN_REVIEW = "in_review"  # never published; submitted
+    PUBLISHED = "published"  # live (it may have a newer revision in the works)
+    ARCHIVED = "archived"  # withdrawn from the catalog
+
+
+class RevisionStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CourseKind(enum.StrEnum):
+    VIDEO = "video"  # 视频课程
+    MICRO = "micro"  # 微课
+    AUDIO = "audio"  # 音频课程
+
+
+class CreditRule(enum.StrEnum):
+    FIXED = "fixed"  # the course's hours once it is completed
+    PER_MINUTE = "per_minute"  # verified minutes / minutes_per_hour
+
+
+class CourseUse(enum.StrEnum):
+    REQUIRED = "required"  # 必修
+    ELECTIVE = "elective"  # 选修
+    BOTH = "both"
+
+
+KIND_LABELS = {CourseKind.VIDEO: "视频课程", CourseKind.MICRO: "微课", CourseKind.AUDIO: "音频课程"}
+USE_LABELS = {CourseUse.REQUIRED: "必修", CourseUse.ELECTIVE: "选修", CourseUse.BOTH: "必修/选修"}
+STATUS_LABELS = {
+    CourseStatus.DRAFT: "草稿",
+    CourseStatus.IN_REVIEW: "审核中",
+    CourseStatus.PUBLISHED: "已发布",
+    CourseStatus.ARCHIVED: "已归档",
+}
+
+
+class Category(db.Model):
+    """Content categories (domain.md): four fixed top-level ones and admin-defined subcategories."""
+
+    __tablename__ = "categories"
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(60))
+    code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Course(TimestampMixin, db.Model):
+    __tablename__ = "courses"
+
+    id: Mapped[intpk]
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[CourseStatus] = mapped_column(String(16), default=CourseStatus.DRAFT, index=True)
+    published_revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("course_revisions.id", use_alter=True, name="fk_courses_published_revision_id")
+    )
+    working_revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("course_revisions.id", use_alter=True, name="fk_courses_working_revision_id")
+    )
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped on every change that search must see; the index keeps the highest version it got.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    published_revision: Mapped[CourseRevision | None] = relationship(
+        foreign_keys=[published_revision_id], lazy="joined", post_update=True
+    )
+    working_revision: Mapped[CourseRevision | None] = relationship(
+        foreign_keys=[working_revision_id], lazy="joined", post_update=True
+    )
+
+    @property
+    def current(self) -> CourseRevision:
+        """The revision a learner sees (published) or, before publication, the one being written."""
+        revision = self.published_revision or self.working_revision
+        assert revision is not None
+        return revision
+
+
+class CourseRevision(db.Model):
+    __tablename__ = "course_revisions"
+    __table_args__ = (UniqueConstraint("course_id", "number"),)
+
+    id: Mapped[intpk]
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RevisionStatus] = mapped_column(String(16), default=RevisionStatus.DRAFT)
+    title: Mapped[str] = mapped_column(String(200))
+    summary_html: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kind: Mapped[CourseKind] = mapped_column(String(16), default=CourseKind.VIDEO)
+    hours: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=Decimal("1"))
+    credit_rule: Mapped[CreditRule] = mapped_column(String(16), default=CreditRule.FIXED)
+    minutes_per_hour: Mapped[int] = mapped_column(Integer, default=45)
+    use: Mapped[CourseUse] = mapped_column(String(16), default=CourseUse.ELECTIVE)
+    # Org paths whose subtrees may see the course (default: the owning org's subtree).
+    visibility_paths: Mapped[list[str]] = mapped_column(JSON, default=list)
+    teacher_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # [{"key": stable id, "title": ..., "duration_s": int, "media_asset_id": int | None}]
+    lessons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_comment: Mapped[str] = mapped_column(String(500), default="")
+
+    category: Mapped[Category | None] = relationship(lazy="joined")
+
+    @property
+    def duration_s(self) -> int:
+        return sum(int(lesson.get("duration_s") or 0) for lesson in self.lessons)
+
+
+class CourseVisibility(db.Model):
+    """Derived from the published revision's ``visibility_paths`` so that SQL can filter by it (the
+    database fallback of search and learners' course lists): a learner at org path P sees a course when
+    one of its rows holds an ancestor-or-self of P."""
+
+    __tablename__ = "course_visibility"
+
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
+    org_path: Mapped[str] = mapped_column(String(500), primary_key=True, index=True)

@@ -1,0 +1,240 @@
+"""Course authoring and review. Services take the acting user explicitly and never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from lms.accounts.models import Organization, User
+from lms.audit import services as audit
+from lms.catalog import permissions
+from lms.catalog.errors import NotEditable, NothingToSubmit, NotInReview, ReasonRequired
+from lms.catalog.models import Course, CourseRevision, CourseStatus, CourseVisibility, RevisionStatus
+from lms.catalog.signals import course_changed
+from lms.catalog.validation import CourseData
+from lms.core.db import db, utcnow
+from lms.core.permissions import require
+
+CONTENT_FIELDS = (
+    "title",
+    "summary_html",
+    "category_id",
+    "tags",
+    "kind",
+    "hours",
+    "credit_rule",
+    "minutes_per_hour",
+    "use",
+    "teacher_ids",
+    "lessons",
+)
+
+
+def _org(course: Course) -> Organization:
+    org = db.session.get(Organization, course.org_id)
+    assert org is not None
+    return org
+
+
+def _apply(revision: CourseRevision, data: CourseData) -> None:
+    for name in CONTENT_FIELDS:
+        setattr(revision, name, getattr(data, name))
+
+
+def _snapshot(revision: CourseRevision) -> dict[str, Any]:
+    return {
+        name: str(getattr(revision, name)) if name == "hours" else getattr(revision, name)
+        for name in CONTENT_FIELDS
+        if name not in ("summary_html", "lessons")
+    } | {"lessons": len(revision.lessons), "visibility_paths": revision.visibility_paths}
+
+
+def _changed(course: Course) -> None:
+    """Keep the derived visibility rows in step with the published revision, bump the version search
+    compares, and tell subscribers (search sync) inside this transaction."""
+    db.session.execute(delete(CourseVisibility).where(CourseVisibility.course_id == course.id))
+    if course.status == CourseStatus.PUBLISHED and course.published_revision is not None:
+        for path in sorted(set(course.published_revision.visibility_paths)):
+            db.session.add(CourseVisibility(course_id=course.id, org_path=path))
+    course.version += 1
+    db.session.flush()
+    course_changed.send(course)
+
+
+def create_course(
+    *, actor: User, org: Organization, data: CourseData, visibility_paths: list[str] | None = None
+) -> Course:
+    """A draft in ``org`` (the author's own org or one they administer), visible to its subtree by default."""
+    require(
+        permissions.can_author(actor)
+        and (actor.org.path.startswith(org.path) or permissions.can_review(actor, org.path)),
+        "create_course",
+    )
+    course = Course(org_id=org.id, created_by_id=actor.id, status=CourseStatus.DRAFT)
+    db.session.add(course)
+    db.session.flush()
+    revision = CourseRevision(course_id=course.id, number=1, visibility_paths=visibility_paths or [org.path])
+    _apply(revision, data)
+    if not revision.teacher_ids:
+        revision.teacher_ids = [actor.id]
+    db.session.add(revision)
+    db.session.flush()
+    course.working_revision_id = revision.id
+    db.session.flush()
+    db.session.refresh(course)
+    audit.record(
+        actor=actor,
+        action="course.create",
+        target_type="course",
+        target_id=course.id,
+        target_label=revision.title,
+        org_path=org.path,
+        after=_snapshot(revision),
+    )
+    return course
+
+
+def edit_course(
+    *, actor: User, course: Course, data: CourseData, visibility_paths: list[str] | None = None
+) -> CourseRevision:
+    """Edit the working revision; on a published course with none, open a new one from the published."""
+    org = _org(course)
+    require(permissions.can_edit(actor, course, org.path), "edit_course")
+    revision = course.working_revision
+    if revision is not None and revision.status == RevisionStatus.SUBMITTED:
+        raise NotEditable()
+    if revision is None:
+        published = course.published_revision
+        assert published is not None
+        number = (
+            db.session.scalar(
+                select(func.max(CourseRevision.number)).where(CourseRevision.course_id == course.id)
+            )
+            or 0
+        ) + 1
+        revision = CourseRevision(
+            course_id=course.id, number=number, visibility_paths=published.visibility_paths
+        )
+        db.session.add(revision)
+    _apply(revision, data)
+    db.session.flush()
+    course.working_revision_id = revision.id
+    if visibility_paths is not None:
+        revision.visibility_paths = visibility_paths
+    revision.status = RevisionStatus.DRAFT
+    db.session.flush()
+    db.session.refresh(course)
+    return revision
+
+
+def submit_for_review(*, actor: User, course: Course, now: datetime | None = None) -> CourseRevision:
+    org = _org(course)
+    require(permissions.can_edit(actor, course, org.path), "submit_course")
+    revision = course.working_revision
+    if revision is None or revision.status not in (RevisionStatus.DRAFT, RevisionStatus.REJECTED):
+        raise NothingToSubmit()
+    revision.status = RevisionStatus.SUBMITTED
+    revision.submitted_at = now or utcnow()
+    if course.status == CourseStatus.DRAFT:
+        course.status = CourseStatus.IN_REVIEW
+    db.session.flush()
+    audit.record(
+        actor=actor,
+        action="course.submit",
+        target_type="course",
+        target_id=course.id,
+        target_label=revision.title,
+        org_path=org.path,
+        after={"revision": revision.number},
+    )
+    return revision
+
+
+def _pending(actor: User, course: Course) -> tuple[Organization, CourseRevision]:
+    org = _org(course)
+    require(permissions.can_review(actor, org.path), "review_course")
+    revision = course.working_revision
+    if revision is None or revision.status != RevisionStatus.SUBMITTED:
+        raise NotInReview()
+    return org, revision
+
+
+def approve(*, actor: User, course: Course, comment: str = "", now: datetime | None = None) -> Course:
+    """Publish the submitted revision (the previous published one stays in history)."""
+    org, revision = _pending(actor, course)
+    now = now or utcnow()
+    before = _snapshot(course.published_revision) if course.published_revision else None
+    revision.status = RevisionStatus.APPROVED
+    revision.reviewed_by_id, revision.reviewed_at, revision.review_comment = actor.id, now, comment[:500]
+    course.published_revision_id, course.working_revision_id = revision.id, None
+    course.status = CourseStatus.PUBLISHED
+    course.published_at = course.published_at or now
+    db.session.flush()
+    db.session.refresh(course)
+    audit.record(
+        actor=actor,
+        action="course.approve",
+        target_type="course",
+        target_id=course.id,
+        target_label=revision.title,
+        org_path=org.path,
+        before=before,
+        after=_snapshot(revision),
+    )
+    _changed(course)
+    return course
+
+
+def reject(*, actor: User, course: Course, reason: str, now: datetime | None = None) -> CourseRevision:
+    reason = reason.strip()
+    if not reason:
+        raise ReasonRequired(fields={"reason": ReasonRequired.message})
+    org, revision = _pending(actor, course)
+    revision.status = RevisionStatus.REJECTED
+    revision.reviewed_by_id, revision.reviewed_at, revision.review_comment = (
+        actor.id,
+        now or utcnow(),
+        reason[:500],
+    )
+    if course.status == CourseStatus.IN_REVIEW:
+        course.status = CourseStatus.DRAFT
+    db.session.flush()
+    audit.record(
+        actor=actor,
+        action="course.reject",
+        target_type="course",
+        target_id=course.id,
+        target_label=revision.title,
+        org_path=org.path,
+        after={"reason": reason[:500]},
+    )
+    return revision
+
+
+def archive(*, actor: User, course: Course) -> Course:
+    org = _org(course)
+    require(permissions.can_review(actor, org.path), "archive_course")
+    if course.status == CourseStatus.ARCHIVED:
+        return course
+    before = course.status
+    course.status = CourseStatus.ARCHIVED
+    db.session.flush()
+    audit.record(
+        actor=actor,
+        action="course.archive",
+        target_type="course",
+        target_id=course.id,
+        target_label=course.current.title,
+        org_path=org.path,
+        before={"status": str(before)},
+        after={"status": "archived"},
+    )
+    _changed(course)
+    return course
+
+
+def course_data_of(revision: CourseRevision) -> CourseData:
+    """The editable content of a revision (to prefill the editor)."""
+    return CourseData(**{name: getattr(revision, name) for name in CONTENT_FIELDS})

@@ -1,0 +1,115 @@
+"""Keeping the search index in step with the catalog, and searching it (with a database fallback)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from lms.accounts.models import User
+from lms.catalog import queries as catalog_queries
+from lms.catalog.models import Course
+from lms.core.db import db
+from lms.core.errors import ValidationFailed
+from lms.core.i18n import N_
+from lms.discovery.documents import build_documents
+from lms.discovery.models import SearchOutbox
+from search import FACETS, InvalidQuery, SearchEngine, SearchQuery, SearchUnavailable
+
+__all__ = ["FACETS", "CatalogResult", "reindex_all", "search_catalog", "sync_outbox"]
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+def sync_outbox(engine: SearchEngine, *, limit: int = BATCH) -> int:
+    """Apply up to ``limit`` queued changes; returns how many rows were done. On SearchUnavailable the
+    rows stay queued (their attempts counted) and the error propagates for the caller to retry."""
+    rows = db.session.execute(
+        select(SearchOutbox.id, SearchOutbox.course_id).order_by(SearchOutbox.id).limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    last_id = rows[-1][0]
+    courses = list(catalog_queries.courses_by_id(sorted({course_id for _, course_id in rows})).values())
+    documents, gone = build_documents(courses)
+    try:
+        if documents:
+            engine.index(documents)
+        if gone:
+            engine.delete([str(c.id) for c in gone])
+    except SearchUnavailable:
+        db.session.execute(
+            update(SearchOutbox).where(SearchOutbox.id <= last_id).values(attempts=SearchOutbox.attempts + 1)
+        )
+        raise
+    db.session.execute(delete(SearchOutbox).where(SearchOutbox.id <= last_id))
+    return len(rows)
+
+
+def pending_changes() -> int:
+    return db.session.scalar(select(func.count(SearchOutbox.id))) or 0
+
+
+def reindex_all(engine: SearchEngine) -> int:
+    """Write every published course again (idempotent: versions make repeats harmless)."""
+    engine.ensure_index()
+    done, after = 0, 0
+    while ids := catalog_queries.published_course_ids(after_id=after, limit=BATCH):
+        documents, _ = build_documents(list(catalog_queries.courses_by_id(ids).values()))
+        engine.index(documents)
+        done, after = done + len(documents), ids[-1]
+    return done
+
+
+@dataclass
+class CatalogResult:
+    total: int
+    courses: list[Course]
+    highlights: dict[int, dict[str, str]] = field(default_factory=dict)
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    degraded: bool = False  # the search engine was down: a plain database search answered instead
+    page: int = 1
+    per_page: int = 20
+
+
+def search_catalog(
+    engine: SearchEngine,
+    *,
+    user: User,
+    text: str = "",
+    filters: dict[str, Any] | None = None,
+    sort: str = "relevance",
+    page: int = 1,
+    per_page: int = 20,
+) -> CatalogResult:
+    try:
+        query = SearchQuery(
+            text=text[:200],
+            filters=filters or {},
+            visible_to_paths=[user.org.path],
+            sort=sort,
+            page=page,
+            per_page=per_page,
+        )
+    except InvalidQuery:
+        raise ValidationFailed(N_("The search parameters are not valid.")) from None
+    try:
+        hits = engine.search(query)
+    except SearchUnavailable as error:
+        log.warning("search unavailable, answering from the database: %s", error)
+        fallback = catalog_queries.search_published(user, text=text[:200], page=page, per_page=per_page)
+        return CatalogResult(fallback.total, fallback.items, degraded=True, page=page, per_page=per_page)
+    ids = [int(hit.id) for hit in hits.hits if hit.id.isdigit()]
+    allowed = catalog_queries.visible_course_ids(user, ids)  # never trust the index for visibility
+    by_id = catalog_queries.courses_by_id([i for i in ids if i in allowed])
+    return CatalogResult(
+        total=hits.total,
+        courses=[by_id[i] for i in ids if i in by_id],
+        highlights={int(h.id): h.highlights for h in hits.hits if h.id.isdigit() and int(h.id) in by_id},
+        facets=hits.facets,
+        page=page,
+        per_page=per_page,
+    )
