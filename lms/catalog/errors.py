@@ -1,4 +1,4 @@
-from lms.core.errors import InvalidState, ValidationFailed
+from lms.core.errors import Conflict, InvalidState, ValidationFailed
 from lms.core.i18n import N_
 
 
@@ -20,3 +20,8 @@ class NotInReview(InvalidState):
 class ReasonRequired(ValidationFailed):
     code = "reason_required"
     message = N_("Give the teacher a reason for the rejection.")
+
+
+class CourseCodeTaken(Conflict):
+    code = "course_code_taken"
+    message = N_("This course code is already in use.")

@@ -77,6 +77,8 @@ class Course(TimestampMixin, db.Model):
 
     id: Mapped[intpk]
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # 课程编号: an optional stable key, e.g. a vendor's course id, so a re-import updates the same course.
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[CourseStatus] = mapped_column(String(16), default=CourseStatus.DRAFT, index=True)
     published_revision_id: Mapped[int | None] = mapped_column(

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from lms.accounts.models import Organization, User
 from lms.audit import services as audit
 from lms.catalog import permissions
-from lms.catalog.errors import NotEditable, NothingToSubmit, NotInReview, ReasonRequired
+from lms.catalog.errors import CourseCodeTaken, NotEditable, NothingToSubmit, NotInReview, ReasonRequired
 from lms.catalog.models import Course, CourseRevision, CourseStatus, CourseVisibility, RevisionStatus
 from lms.catalog.signals import course_changed
 from lms.catalog.validation import CourseData
@@ -64,7 +64,12 @@ def _changed(course: Course) -> None:
 
 
 def create_course(
-    *, actor: User, org: Organization, data: CourseData, visibility_paths: list[str] | None = None
+    *,
+    actor: User,
+    org: Organization,
+    data: CourseData,
+    visibility_paths: list[str] | None = None,
+    code: str | None = None,
 ) -> Course:
     """A draft in ``org`` (the author's own org or one they administer), visible to its subtree by default."""
     require(
@@ -72,7 +77,10 @@ def create_course(
         and (actor.org.path.startswith(org.path) or permissions.can_review(actor, org.path)),
         "create_course",
     )
-    course = Course(org_id=org.id, created_by_id=actor.id, status=CourseStatus.DRAFT)
+    code = (code or "").strip()[:64] or None
+    if code and db.session.scalar(select(Course.id).where(Course.code == code)) is not None:
+        raise CourseCodeTaken(fields={"code": CourseCodeTaken.message})
+    course = Course(org_id=org.id, code=code, created_by_id=actor.id, status=CourseStatus.DRAFT)
     db.session.add(course)
     db.session.flush()
     revision = CourseRevision(course_id=course.id, number=1, visibility_paths=visibility_paths or [org.path])

@@ -175,4 +175,5 @@ ZH_HANS = {
     "This course is under review or archived and cannot be edited now.": "该课程正在审核或已归档，暂时不能编辑。",
     "Title is longer than 200 characters.": "标题超过 200 个字符。",
     "Title is required.": "请填写课程标题。",
+    "This course code is already in use.": "该课程编号已被使用。",
 }

@@ -198,3 +198,13 @@ def test_search_cli_sync_and_reindex(app, tree):
     assert synced.exit_code == 0 and "已同步 1 项变更，待同步 0 项" in synced.output
     rebuilt = runner.invoke(args=["search", "reindex"])
     assert rebuilt.exit_code == 0 and "1 门已发布课程" in rebuilt.output
+
+
+def test_course_codes_are_unique(tree):
+    from lms.catalog.errors import CourseCodeTaken
+
+    _, _, teacher = tree
+    data = clean_course_data({"title": "有编号的课程"})
+    services.create_course(actor=teacher, org=teacher.org, data=data, code="V-001")
+    with pytest.raises(CourseCodeTaken):
+        services.create_course(actor=teacher, org=teacher.org, data=data, code="V-001")
