@@ -39,6 +39,7 @@ def revision_json(revision: CourseRevision) -> dict[str, Any]:
         "use": str(revision.use),
         "visibility_paths": revision.visibility_paths,
         "teacher_ids": revision.teacher_ids,
+        "lecturers": revision.lecturers,
         "lessons": revision.lessons,
         "duration_s": revision.duration_s,
         "review_comment": revision.review_comment,

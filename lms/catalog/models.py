@@ -126,6 +126,8 @@ class CourseRevision(db.Model):
     # Org paths whose subtrees may see the course (default: the owning org's subtree).
     visibility_paths: Mapped[list[str]] = mapped_column(JSON, default=list)
     teacher_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # 主讲人 without an account here (e.g. a Party-school professor of a vendor's course)
+    lecturers: Mapped[list[str]] = mapped_column(JSON, default=list)
     # [{"key": stable id, "title": ..., "duration_s": int, "media_asset_id": int | None}]
     lessons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

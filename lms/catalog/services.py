@@ -28,6 +28,7 @@ CONTENT_FIELDS = (
     "minutes_per_hour",
     "use",
     "teacher_ids",
+    "lecturers",
     "lessons",
 )
 

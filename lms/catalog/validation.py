@@ -33,6 +33,7 @@ class CourseData:
     minutes_per_hour: int = 45
     use: CourseUse = CourseUse.ELECTIVE
     teacher_ids: list[int] = field(default_factory=list)
+    lecturers: list[str] = field(default_factory=list)
     lessons: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -97,6 +98,9 @@ def clean_course_data(raw: dict[str, Any]) -> CourseData:
         errors["category_id"] = N_("Not a valid choice.")
         category_id = None
     teacher_ids = [t for t in (raw.get("teacher_ids") or []) if isinstance(t, int)]
+    lecturers = [name for name in (_text(n, 64) for n in (raw.get("lecturers") or [])) if name]
+    if len(lecturers) > 10 or any(len(name) > 64 for name in lecturers):
+        errors["lecturers"] = N_("At most 10 lecturers of up to 64 characters.")
     if errors:
         raise ValidationFailed(fields=errors)
     return CourseData(
@@ -107,6 +111,7 @@ def clean_course_data(raw: dict[str, Any]) -> CourseData:
         hours=hours,
         minutes_per_hour=minutes_per_hour,
         teacher_ids=list(dict.fromkeys(teacher_ids)),
+        lecturers=list(dict.fromkeys(lecturers)),
         lessons=lessons,
         **values,
     )

@@ -35,7 +35,9 @@ def build_documents(courses: list[Course]) -> tuple[list[CourseDocument], list[C
                 title=revision.title,
                 summary=_plain(revision.summary_html),
                 tags=tuple(revision.tags),
-                teachers=tuple(names[t] for t in revision.teacher_ids if t in names),
+                teachers=tuple(
+                    dict.fromkeys([names[t] for t in revision.teacher_ids if t in names] + revision.lecturers)
+                ),
                 lesson_titles=tuple(lesson["title"] for lesson in revision.lessons),
                 category=categories.get(revision.category_id or 0, ""),
                 kind=str(revision.kind),

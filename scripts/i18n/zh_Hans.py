@@ -176,4 +176,5 @@ ZH_HANS = {
     "Title is longer than 200 characters.": "标题超过 200 个字符。",
     "Title is required.": "请填写课程标题。",
     "This course code is already in use.": "该课程编号已被使用。",
+    "At most 10 lecturers of up to 64 characters.": "主讲人最多 10 位，每位姓名不超过 64 个字符。",
 }
