@@ -159,10 +159,11 @@ def _register_blueprints(app: Flask) -> None:
     from lms.admin.views import bp as admin_bp
     from lms.api.catalog import bp as api_catalog_bp
     from lms.api.v1 import bp as api_bp
+    from lms.discovery.views import bp as catalog_bp
     from lms.ops.views import bp as ops_bp
     from lms.portal.views import bp as portal_bp
 
-    for blueprint in (ops_bp, auth_bp, portal_bp, admin_bp, api_bp, api_catalog_bp):
+    for blueprint in (ops_bp, auth_bp, portal_bp, catalog_bp, admin_bp, api_bp, api_catalog_bp):
         app.register_blueprint(blueprint)
     for blueprint in (api_bp, api_catalog_bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: nothing for a cross-site form to ride on
@@ -175,8 +176,10 @@ def _connect_signals() -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from lms.catalog.cli import catalog_cli
     from lms.cli import lms_cli
     from lms.discovery.cli import search_cli
 
     app.cli.add_command(lms_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(catalog_cli)

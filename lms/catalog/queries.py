@@ -130,3 +130,10 @@ def published_course_ids(after_id: int = 0, limit: int = 500) -> list[int]:
             .limit(limit)
         )
     )
+
+
+def teacher_names(user_ids: list[int]) -> list[str]:
+    if not user_ids:
+        return []
+    names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
+    return [names[i] for i in user_ids if i in names]

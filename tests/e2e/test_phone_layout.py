@@ -40,6 +40,8 @@ def test_a_cadre_signs_in_and_sees_their_year(phone, live_url):
 @pytest.mark.parametrize(
     "path",
     [
+        "/courses",
+        "/courses?q=党性",
         "/admin/users",
         "/admin/orgs",
         "/admin/users/import",

@@ -208,3 +208,30 @@ def test_course_codes_are_unique(tree):
     services.create_course(actor=teacher, org=teacher.org, data=data, code="V-001")
     with pytest.raises(CourseCodeTaken):
         services.create_course(actor=teacher, org=teacher.org, data=data, code="V-001")
+
+
+def test_catalog_page_searches_filters_and_opens_a_course(client, tree):
+    from tests.factories import login
+
+    orgs, admin, teacher = tree
+    micro = make_course(
+        teacher=teacher,
+        publish_by=admin,
+        title="党性教育微课",
+        kind="micro",
+        summary_html="<p>十分钟讲清<strong>党性修养</strong></p><script>x()</script>",
+    )
+    make_course(teacher=teacher, publish_by=admin, title="党性教育专题讲座", kind="video")
+    db.session.commit()
+    learner = make_user(org=orgs["unit11"])
+    login(client, learner)
+    page = client.get("/courses?q=党性教育").get_data(as_text=True)
+    assert "<em>党性教育</em>专题讲座" in page and "共 2 门课程" in page and "分钟" in page
+    filtered = client.get("/courses?q=党性教育&kind=micro").get_data(as_text=True)
+    assert "共 1 门课程" in filtered and "专题讲座" not in filtered
+    detail = client.get(f"/courses/{micro.id}").get_data(as_text=True)
+    assert "<strong>党性修养</strong>" in detail and "<script>" not in detail and "第一讲" in detail
+    neighbour = make_user(org=orgs["unit12"])
+    login(client, neighbour)
+    assert client.get(f"/courses/{micro.id}").status_code == 404
+    assert "没有找到课程" in client.get("/courses?q=党性教育").get_data(as_text=True)

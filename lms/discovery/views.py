@@ -1,0 +1,79 @@
+"""The learners' course catalog (自主选学): search with facets, and a course's page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+from markupsafe import Markup
+
+from lms.accounts.models import User
+from lms.catalog import queries
+from lms.catalog.models import KIND_LABELS, USE_LABELS, CourseKind
+from lms.core.i18n import N_
+from lms.core.web import current_actor, page_args
+from lms.discovery.engine import get_search_engine
+from lms.discovery.services import FACETS, search_catalog
+
+bp = Blueprint("catalog", __name__)
+
+SORTS = {
+    "relevance": N_("Relevance"),
+    "newest": N_("Newest"),
+    "popularity": N_("Most studied"),
+    "rating": N_("Best rated"),
+}
+FACET_TITLES = {
+    "category": N_("Category"),
+    "kind": N_("Type"),
+    "teacher": N_("Lecturer"),
+    "tags": N_("Tags"),
+    "hours": N_("Learning hours"),
+    "duration": N_("Duration"),
+}
+
+
+@bp.get("/courses")
+@login_required
+def search() -> str:
+    args = page_args(default_per_page=12, max_per_page=48)
+    selected = {facet: request.args.getlist(facet) for facet in FACETS if request.args.getlist(facet)}
+    sort = request.args.get("sort", "relevance") if request.args.get("sort") in SORTS else "relevance"
+    result = search_catalog(
+        get_search_engine(),
+        user=current_actor(),
+        text=request.args.get("q", "")[:200],
+        filters=selected,
+        sort=sort,
+        page=args.page,
+        per_page=args.per_page,
+    )
+    return render_template(
+        "discovery/catalog.html",
+        result=result,
+        q=request.args.get("q", ""),
+        selected=selected,
+        sort=sort,
+        sorts=SORTS,
+        facet_titles=FACET_TITLES,
+        kind_labels={str(k): v for k, v in KIND_LABELS.items()},
+        pages=max(1, -(-result.total // result.per_page)),
+        highlight=lambda course_id, field: Markup(result.highlights.get(course_id, {}).get(field, "")),  # noqa: S704 - engine output is HTML-escaped with <em> only
+    )
+
+
+@bp.get("/courses/<int:course_id>")
+@login_required
+def course(course_id: int) -> str:
+    user: User = current_actor()
+    found = queries.get_published_course(user, course_id)
+    revision = found.current
+    teachers = queries.teacher_names(revision.teacher_ids) + revision.lecturers
+    return render_template(
+        "discovery/course.html",
+        course=found,
+        revision=revision,
+        teachers=teachers,
+        kind_label=KIND_LABELS.get(CourseKind(revision.kind)),
+        use_label=USE_LABELS.get(revision.use),
+        summary=Markup(revision.summary_html),  # noqa: S704 - sanitized with nh3 when saved
+    )
