@@ -1,19 +1,28 @@
 """Course catalog search, framework-free: two engines (Elasticsearch, embedded SQLite) behind one interface.
 
-Chinese text is segmented in the app (``search.analysis``), so both engines match the same documents.
+Chinese text is segmented in the app (``search.analysis``), so both engines match the same documents;
+suggestions (``search.suggest``) and rebuilds (``search.indexer``) work the same on both.
 """
 
 from __future__ import annotations
 
 from search.documents import CourseDocument
-from search.engine import SearchEngine
+from search.engine import IndexBuild, SearchEngine
 from search.errors import InvalidQuery, SearchError, SearchUnavailable
-from search.query import FACETS, SearchHit, SearchHits, SearchQuery, Sort
+from search.indexer import RebuildReport, Reload, rebuild
+from search.query import FACETS, RANGES, Range, SearchHit, SearchHits, SearchQuery, Sort
+from search.suggest import MAX_SUGGESTIONS, Suggestion, SuggestionKind
 
 __all__ = [
     "FACETS",
+    "MAX_SUGGESTIONS",
+    "RANGES",
     "CourseDocument",
+    "IndexBuild",
     "InvalidQuery",
+    "Range",
+    "RebuildReport",
+    "Reload",
     "SearchEngine",
     "SearchError",
     "SearchHit",
@@ -21,7 +30,10 @@ __all__ = [
     "SearchQuery",
     "SearchUnavailable",
     "Sort",
+    "Suggestion",
+    "SuggestionKind",
     "create_engine",
+    "rebuild",
 ]
 
 

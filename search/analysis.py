@@ -103,6 +103,7 @@ HIGHLIGHT_FIELDS = ("title", "summary")
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 _TOKEN = re.compile(rf"[{_HAN}]|[^\W_{_HAN}]+")
+_HAN_CHAR = re.compile(rf"[{_HAN}]")
 
 _jieba_lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
@@ -146,6 +147,16 @@ def char_spans(text: str) -> Iterator[tuple[str, int, int]]:
 
 def char_tokens(text: str) -> list[str]:
     return [token for token, _, _ in char_spans(text)]
+
+
+def is_han(token: str) -> bool:
+    """Whether a character token is a Han character (the others are letter/digit runs)."""
+    return _HAN_CHAR.fullmatch(token) is not None
+
+
+def word_starts(text: str) -> set[int]:
+    """Offsets in ``normalize(text)`` where a jieba search-mode word starts (sub-words included)."""
+    return {start for _, start, _ in _jieba().tokenize(normalize(text), mode="search", HMM=False)}
 
 
 def word_tokens(text: str) -> list[str]:

@@ -1,20 +1,24 @@
-"""The Elasticsearch index: settings, mapping, document body.
+"""The Elasticsearch index: settings, mapping, document body; and the names of index generations.
 
-Bump ``MAPPING_VERSION`` on any change here or in ``search.analysis``: both engines then build a new index.
+Bump ``MAPPING_VERSION`` on any change here or in ``search.analysis`` / ``search.suggest``: both engines
+then build a new index.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from search.analysis import TEXT_FIELDS, segment_document
 from search.documents import CourseDocument
+from search.suggest import suggestion_keys
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 
 _KEYWORD = {"type": "keyword"}
 _TOKENS = {"type": "text", "analyzer": "whitespace"}  # pre-segmented in the app (search.analysis)
 _ORIGINAL = {"type": "text", "analyzer": "standard"}  # original text, for highlighting only
+_KEYS = {"type": "keyword", "doc_values": False}  # only prefix-matched (search.suggest)
 
 INDEX_BODY: dict[str, Any] = {
     # One shard: exact facet counts and one set of term statistics for scoring.
@@ -26,6 +30,8 @@ INDEX_BODY: dict[str, Any] = {
             "title": _ORIGINAL,
             "summary": _ORIGINAL,
             **{f"{name}_{kind}": _TOKENS for name in TEXT_FIELDS for kind in ("chars", "words")},
+            "suggest_keys": _KEYS,
+            "suggest_head": _KEYS,
             "category": _KEYWORD,
             "kind": _KEYWORD,
             "teachers": _KEYWORD,
@@ -43,11 +49,14 @@ INDEX_BODY: dict[str, Any] = {
 
 def to_source(doc: CourseDocument) -> dict[str, Any]:
     """The indexed body of ``doc``. Empty category/kind are left out, so they never become facet values."""
+    keys = suggestion_keys(doc)
     return {
         "id": doc.id,
         "title": doc.title,
         "summary": doc.summary,
         **segment_document(doc),
+        "suggest_keys": sorted(keys),
+        "suggest_head": sorted(key for key, head in keys.items() if head),
         "category": doc.category or None,
         "kind": doc.kind or None,
         "teachers": list(doc.teachers),
@@ -59,3 +68,15 @@ def to_source(doc: CourseDocument) -> dict[str, Any]:
         "popularity": doc.popularity,
         "rating": doc.rating,
     }
+
+
+def generation(*, rebuild: bool = False) -> str:
+    """The name suffix of a physical index of the current mapping: ``v2`` for the first one, and
+    ``v2_<UTC timestamp>`` (always a new name) for each rebuild."""
+    stamp = f"_{datetime.now(UTC):%Y%m%d%H%M%S%f}" if rebuild else ""
+    return f"v{MAPPING_VERSION}{stamp}"
+
+
+def is_current(name: str) -> bool:
+    """Whether a generation suffix (see ``generation``) belongs to the current mapping."""
+    return name == f"v{MAPPING_VERSION}" or name.startswith(f"v{MAPPING_VERSION}_")

@@ -10,7 +10,9 @@ an indexed ``IN`` in SQLite. ``visible_to_paths=None`` means no restriction (adm
 Facets. Filters combine with OR inside a facet and AND across facets. The text and visibility decide
 the candidate set; the facet selections are applied after it (``post_filter``), and the counts of facet X
 are taken over the candidates passing every selection except X's own, so the other values of X stay
-visible with honest counts (multi-select). Buckets: count descending, then value ascending.
+visible with honest counts (multi-select). Value facets (category, kind, teacher, tags) list their values
+by count descending, then value ascending; range facets (``RANGES``: hours, duration) list their buckets
+in the fixed order defined there. Either way only values with a count are listed.
 """
 
 from __future__ import annotations
@@ -25,8 +27,52 @@ from search.analysis import HIGHLIGHT_FIELDS, MARK_END, MARK_START, TEXT_FIELDS,
 from search.documents import is_org_path
 from search.errors import InvalidQuery
 
-FACETS: dict[str, str] = {"category": "category", "kind": "kind", "teacher": "teachers", "tags": "tags"}
-"""Facet name -> document field."""
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A bucket of a range facet: the values in ``(above, up_to]``; no ``up_to``: unbounded."""
+
+    key: str
+    above: float
+    up_to: float | None = None
+
+    def __contains__(self, value: float) -> bool:
+        return value > self.above and (self.up_to is None or value <= self.up_to)
+
+    def clause(self, doc_field: str) -> dict[str, Any]:
+        """The Elasticsearch query for this bucket on ``doc_field``."""
+        upper = {} if self.up_to is None else {"lte": self.up_to}
+        return {"range": {doc_field: {"gt": self.above, **upper}}}
+
+
+RANGES: dict[str, tuple[Range, ...]] = {
+    "hours": (
+        Range("<=0.5", 0, 0.5),
+        Range("0.5-1", 0.5, 1),
+        Range("1-2", 1, 2),
+        Range("2-4", 2, 4),
+        Range(">4", 4),
+    ),
+    "duration": (
+        Range("<=15min", 0, 15 * 60),  # micro-lessons
+        Range("15-30min", 15 * 60, 30 * 60),
+        Range("30-60min", 30 * 60, 60 * 60),
+        Range(">60min", 60 * 60),
+    ),
+}
+"""Range facet -> its buckets, in display order (credit hours; duration in seconds). Every lower bound is
+exclusive, so a course with 0 (not set) is in no bucket, just as an empty category is no facet value."""
+
+FACETS: dict[str, str] = {
+    "category": "category",
+    "kind": "kind",
+    "teacher": "teachers",
+    "tags": "tags",
+    "hours": "hours",
+    "duration": "duration_s",
+}
+"""Facet name -> document field, in display order. The facets in ``RANGES`` bucket numbers; the others
+count values."""
 
 MAX_PER_PAGE = 100
 MAX_RESULT_WINDOW = 10_000
@@ -60,6 +106,17 @@ def visibility_keys(paths: Iterable[str]) -> frozenset[str]:
     return frozenset(keys)
 
 
+def org_paths(paths: str | Collection[str] | None) -> tuple[str, ...] | None:
+    """A user's org paths as a tuple (``None``: unrestricted); ``InvalidQuery`` if one is malformed."""
+    if paths is None:
+        return None
+    checked = (paths,) if isinstance(paths, str) else tuple(paths)
+    bad = [path for path in checked if not isinstance(path, str) or not is_org_path(path)]
+    if bad:
+        raise InvalidQuery(f"not org paths: {bad}")
+    return checked
+
+
 @dataclass(frozen=True)
 class SearchQuery:
     """A catalog search. Invalid parameters raise ``InvalidQuery``; the text never does.
@@ -86,6 +143,12 @@ class SearchQuery:
             facet: tuple(dict.fromkeys([values] if isinstance(values, str) else values))
             for facet, values in self.filters.items()
         }
+        for facet in filters.keys() & RANGES.keys():
+            unknown = sorted(set(filters[facet]) - {bucket.key for bucket in RANGES[facet]})
+            if unknown:
+                raise InvalidQuery(
+                    f"unknown {facet} buckets {unknown}; known: {[b.key for b in RANGES[facet]]}"
+                )
         object.__setattr__(self, "filters", {facet: values for facet, values in filters.items() if values})
         try:
             object.__setattr__(self, "sort", Sort(self.sort))
@@ -96,14 +159,7 @@ class SearchQuery:
         object.__setattr__(self, "per_page", min(self.per_page, MAX_PER_PAGE))
         if self.page * self.per_page > MAX_RESULT_WINDOW:
             raise InvalidQuery(f"results beyond the first {MAX_RESULT_WINDOW} are not served")
-        if self.visible_to_paths is not None:
-            paths = (
-                (self.visible_to_paths,) if isinstance(self.visible_to_paths, str) else self.visible_to_paths
-            )
-            bad = [path for path in paths if not is_org_path(path)]
-            if bad:
-                raise InvalidQuery(f"not org paths: {bad}")
-            object.__setattr__(self, "visible_to_paths", tuple(paths))
+        object.__setattr__(self, "visible_to_paths", org_paths(self.visible_to_paths))
 
     @cached_property
     def terms(self) -> tuple[Term, ...]:
@@ -133,7 +189,7 @@ class SearchHits:
     total: int
     hits: list[SearchHit]
     facets: dict[str, list[tuple[str, int]]]
-    """Every facet in ``FACETS`` -> ``(value, count)`` buckets, at most ``facet_size`` of them."""
+    """Every facet in ``FACETS`` -> ``(value, count)`` buckets, count > 0, at most ``facet_size`` of them."""
 
 
 def build_search_body(query: SearchQuery) -> dict[str, Any]:
@@ -145,7 +201,7 @@ def build_search_body(query: SearchQuery) -> dict[str, Any]:
         candidates: dict[str, Any] = {"match_none": {}}  # text, but nothing searchable in it
     else:
         candidates = {"bool": {"filter": scope, "must": [_term_clause(term) for term in terms]}}
-    selected = {facet: {"terms": {FACETS[facet]: list(values)}} for facet, values in query.filters.items()}
+    selected = {facet: _selection(facet, values) for facet, values in query.filters.items()}
     body: dict[str, Any] = {
         "query": candidates,
         "from": query.offset,
@@ -159,9 +215,9 @@ def build_search_body(query: SearchQuery) -> dict[str, Any]:
         "aggs": {
             facet: {
                 "filter": _all_of(clause for other, clause in selected.items() if other != facet),
-                "aggs": {"values": {"terms": {"field": doc_field, "size": query.facet_size}}},
+                "aggs": {"values": _counts(facet, query.facet_size)},
             }
-            for facet, doc_field in FACETS.items()
+            for facet in FACETS
         },
     }
     if selected:
@@ -182,6 +238,21 @@ def build_search_body(query: SearchQuery) -> dict[str, Any]:
             },
         }
     return body
+
+
+def _selection(facet: str, values: Collection[str]) -> dict[str, Any]:
+    """The filter for the selected ``values`` of ``facet``: any of them."""
+    if facet not in RANGES:
+        return {"terms": {FACETS[facet]: list(values)}}
+    buckets = [bucket.clause(FACETS[facet]) for bucket in RANGES[facet] if bucket.key in values]
+    return {"bool": {"should": buckets, "minimum_should_match": 1}}
+
+
+def _counts(facet: str, size: int) -> dict[str, Any]:
+    """The aggregation counting ``facet``'s values: a ``terms``, or ``filters`` in ``RANGES`` order."""
+    if facet not in RANGES:
+        return {"terms": {"field": FACETS[facet], "size": size}}
+    return {"filters": {"filters": [bucket.clause(FACETS[facet]) for bucket in RANGES[facet]]}}
 
 
 def _term_clause(term: Term) -> dict[str, Any]:

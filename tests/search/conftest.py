@@ -4,7 +4,8 @@ Elasticsearch comes from LMS_ELASTICSEARCH_URL. Each session uses its own index 
 and every index a test creates is dropped at its end.
 
 Org tree of the sample catalog: province /1/ > city /1/2/ > county A /1/2/3/ (unit /1/2/3/7/) and
-county B /1/2/4/; another city /1/5/.
+county B /1/2/4/; another city /1/5/. Every course but c08 has hours and a duration, spread over the
+range facets' buckets, some right on a bound.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 
 from search import CourseDocument, SearchEngine, SearchUnavailable, create_engine
+from search.elasticsearch_engine import ElasticsearchEngine
+from search.embedded_engine import EmbeddedEngine
 from tests.service_guard import env, need_service
 
 SESSION_PREFIX = f"test_{secrets.token_hex(4)}_"
@@ -58,6 +61,8 @@ COURSES = (
         teachers=("李红梅",),
         category="党性教育",
         kind="audio",
+        hours=0.5,
+        duration_s=900,
         visible_org_paths=("/1/",),
         published_at=_day(2026, 1, 10),
         popularity=300,
@@ -72,6 +77,8 @@ COURSES = (
         teachers=("张卫东", "王建国"),
         category="理论教育",
         kind="video",
+        hours=4.0,
+        duration_s=3600,
         visible_org_paths=("/1/",),
         published_at=_day(2025, 12, 1),
         popularity=1500,
@@ -86,6 +93,8 @@ COURSES = (
         teachers=("张卫东",),
         category="理论教育",
         kind="video",
+        hours=6.0,
+        duration_s=7200,
         visible_org_paths=("/1/2/",),
         published_at=_day(2025, 10, 1),
         popularity=700,
@@ -100,6 +109,8 @@ COURSES = (
         teachers=("刘志强",),
         category="履职能力",
         kind="video",
+        hours=1.0,
+        duration_s=2400,
         visible_org_paths=("/1/2/3/",),
         published_at=_day(2026, 2, 15),
         popularity=120,
@@ -114,6 +125,8 @@ COURSES = (
         teachers=("陈静",),
         category="党性教育",
         kind="micro",
+        hours=0.25,
+        duration_s=600,
         visible_org_paths=("/1/",),
         published_at=_day(2025, 11, 20),
         popularity=650,
@@ -128,6 +141,8 @@ COURSES = (
         teachers=("赵磊",),
         category="履职能力",
         kind="video",
+        hours=1.5,
+        duration_s=1800,
         visible_org_paths=("/1/2/4/",),
         published_at=_day(2026, 2, 1),
         popularity=80,
@@ -156,6 +171,8 @@ COURSES = (
         teachers=("李红梅",),
         category="理论教育",
         kind="micro",
+        hours=0.5,
+        duration_s=1200,
         visible_org_paths=("/1/",),
         published_at=None,
         popularity=50,
@@ -170,6 +187,8 @@ COURSES = (
         teachers=("周敏",),
         category="知识拓展",
         kind="video",
+        hours=3.0,
+        duration_s=2700,
         visible_org_paths=("/1/",),
         published_at=_day(2026, 3, 10),
         popularity=200,
@@ -184,6 +203,8 @@ COURSES = (
         teachers=("吴昊",),
         category="知识拓展",
         kind="video",
+        hours=1.0,
+        duration_s=3000,
         visible_org_paths=("/1/",),
         published_at=_day(2025, 8, 1),
         popularity=500,
@@ -198,6 +219,8 @@ COURSES = (
         teachers=("王建国",),
         category="党性教育",
         kind="video",
+        hours=2.0,
+        duration_s=4000,
         visible_org_paths=("/1/2/3/7/",),
         published_at=_day(2025, 7, 1),
         popularity=60,
@@ -254,6 +277,18 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchEng
     yield engine
     engine.drop()
     engine.close()
+
+
+@pytest.fixture
+def twin(engine: SearchEngine) -> Iterator[SearchEngine]:
+    """A second engine on ``engine``'s index, as another process of the app would open it."""
+    if isinstance(engine, EmbeddedEngine):
+        other: SearchEngine = EmbeddedEngine(engine.path, index_prefix=engine.index_prefix)
+    else:
+        assert isinstance(engine, ElasticsearchEngine)
+        other = ElasticsearchEngine(engine.location, index_prefix=engine.index_prefix)
+    yield other
+    other.close()
 
 
 @pytest.fixture

@@ -156,6 +156,36 @@ def test_facets_follow_text_and_visibility(catalog: SearchEngine) -> None:
     assert dict(county_b) == {"党性教育": 3, "理论教育": 3, "履职能力": 1, "知识拓展": 2}
 
 
+def test_range_facets_keep_their_bucket_order(catalog: SearchEngine) -> None:
+    facets = catalog.search(SearchQuery()).facets
+    assert list(facets) == ["category", "kind", "teacher", "tags", "hours", "duration"]
+    # bounds are inclusive above (0.5 h is "<=0.5", 4 h is "2-4"); 0 (c08: not set) is in no bucket
+    assert facets["hours"] == [("<=0.5", 3), ("0.5-1", 2), ("1-2", 3), ("2-4", 2), (">4", 1)]
+    assert facets["duration"] == [("<=15min", 2), ("15-30min", 2), ("30-60min", 4), (">60min", 3)]
+
+
+def test_range_filters(catalog: SearchEngine) -> None:
+    assert set(ids(catalog, filters={"hours": ["<=0.5"]})) == {"c02", "c06", "c09"}
+    assert set(ids(catalog, filters={"hours": ["<=0.5", ">4"]})) == {"c02", "c04", "c06", "c09"}
+    assert set(ids(catalog, filters={"duration": ["<=15min"]})) == {"c02", "c06"}  # micro-lessons
+    assert set(ids(catalog, filters={"hours": ["1-2"], "duration": [">60min"]})) == {"c01", "c12"}
+    assert ids(catalog, "党性教育", filters={"hours": ["1-2"], "kind": ["video"]}) == ["c01"]
+
+
+def test_range_facets_are_multi_select_and_leave_out_empty_buckets(catalog: SearchEngine) -> None:
+    result = catalog.search(SearchQuery(filters={"hours": ["<=0.5"]}))
+    assert result.facets["hours"] == [("<=0.5", 3), ("0.5-1", 2), ("1-2", 3), ("2-4", 2), (">4", 1)]
+    assert result.facets["duration"] == [("<=15min", 2), ("15-30min", 1)]
+    assert result.facets["kind"] == [("micro", 2), ("audio", 1)]
+    narrowed = catalog.search(SearchQuery(filters={"hours": ["<=0.5"], "kind": ["micro"]}))
+    assert {hit.id for hit in narrowed.hits} == {"c06", "c09"}
+    assert narrowed.facets["hours"] == [("<=0.5", 2)]  # the micro-lessons are all short
+    assert narrowed.facets["kind"] == [("micro", 2), ("audio", 1)]
+    assert narrowed.facets["duration"] == [("<=15min", 1), ("15-30min", 1)]
+    province = catalog.search(SearchQuery(visible_to_paths=[PROVINCE], facet_size=2)).facets
+    assert province["hours"] == [("<=0.5", 3), ("0.5-1", 1)]
+
+
 def test_facet_size(catalog: SearchEngine) -> None:
     assert catalog.search(SearchQuery(facet_size=1)).facets["kind"] == [("video", 8)]
 
@@ -163,7 +193,9 @@ def test_facet_size(catalog: SearchEngine) -> None:
 def test_nothing_searchable_gives_empty_facets(catalog: SearchEngine) -> None:
     result = catalog.search(SearchQuery("???"))
     assert (result.total, result.hits) == (0, [])
-    assert result.facets == {"category": [], "kind": [], "teacher": [], "tags": []}
+    assert result.facets == {
+        name: [] for name in ("category", "kind", "teacher", "tags", "hours", "duration")
+    }
 
 
 # --- visibility ---------------------------------------------------------------------------------------
@@ -302,7 +334,8 @@ def test_empty_category_is_not_a_facet_value(
 ) -> None:
     engine.index([course("x1", category="", kind="", teachers=(), tags=())])
     engine.refresh()
-    assert engine.search(SearchQuery()).facets == {"category": [], "kind": [], "teacher": [], "tags": []}
+    facets = engine.search(SearchQuery()).facets
+    assert facets == {name: [] for name in ("category", "kind", "teacher", "tags", "hours", "duration")}
 
 
 def test_dropped_index_raises_search_error(

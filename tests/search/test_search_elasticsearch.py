@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from search import SearchEngine, SearchQuery, SearchUnavailable, create_engine
+from search import CourseDocument, SearchEngine, SearchQuery, SearchUnavailable, create_engine, rebuild
 from search.elasticsearch_engine import ElasticsearchEngine
 from search.mapping import INDEX_BODY
 
@@ -58,7 +59,12 @@ def test_alias_moves_to_the_new_mapping_version(es: ElasticsearchEngine) -> None
 )  # fmt: skip
 @pytest.mark.parametrize(
     "params",
-    [{}, {"visible_to_paths": ["/1/2/4/"]}, {"filters": {"kind": ["video"], "teacher": ["王建国", "周敏"]}}],
+    [
+        {},
+        {"visible_to_paths": ["/1/2/4/"]},
+        {"filters": {"kind": ["video"], "teacher": ["王建国", "周敏"]}},
+        {"filters": {"hours": ["1-2", "2-4"], "duration": [">60min", "30-60min"]}},
+    ],
 )
 def test_engines_agree(
     twin_catalogs: tuple[SearchEngine, SearchEngine], text: str, params: dict[str, object]
@@ -71,3 +77,47 @@ def test_engines_agree(
         hit.id: hit.highlights for hit in elasticsearch.hits
     }
     assert embedded.facets == elasticsearch.facets
+
+
+@pytest.mark.service("elasticsearch")
+@pytest.mark.parametrize(
+    "prefix", ["党", "党性", "dang", "dx", "jiaoyu", "jy", "党j", "wang", "zhang", "an", "py", "3"]
+)
+@pytest.mark.parametrize("paths", [None, ["/1/2/4/"], ["/1/2/3/7/", "/1/5/"]])
+def test_engines_suggest_alike(
+    twin_catalogs: tuple[SearchEngine, SearchEngine], prefix: str, paths: list[str] | None
+) -> None:
+    embedded, elasticsearch = (engine.suggest(prefix, visible_to_paths=paths) for engine in twin_catalogs)
+    assert embedded == elasticsearch
+
+
+@pytest.mark.service("elasticsearch")
+def test_rebuild_swaps_the_alias_then_deletes_the_old_index(
+    es: ElasticsearchEngine, course: Callable[..., CourseDocument]
+) -> None:
+    es.ensure_index()
+    es.index([course("x1")])
+    assert set(_indices(es)) == {es.index_name}  # no rebuild: nothing journaled anywhere
+    during: dict[str, set[str]] = {}
+
+    def documents() -> Iterator[CourseDocument]:
+        with Elasticsearch(es.location) as client:
+            for alias in (es.alias, es.next_alias, es.journal_alias):
+                during[alias] = set(client.indices.get_alias(name=alias))
+        yield course("x2")
+
+    report = rebuild(es, documents(), reload=lambda ids: [])
+    new = report.index
+    assert new.startswith(f"{es.index_name}_")
+    assert during == {es.alias: {es.index_name}, es.next_alias: {new}, es.journal_alias: {f"{new}_journal"}}
+    assert set(_indices(es)) == {new}  # the old index and the journal are gone
+    with Elasticsearch(es.location) as client:
+        assert set(client.indices.get_alias(name=es.alias)) == {new}
+        assert not client.indices.exists_alias(name=f"{es.next_alias},{es.journal_alias}")
+        assert "refresh_interval" not in client.indices.get_settings(index=new)[new]["settings"]["index"]
+    assert es.count() == 1
+
+
+def _indices(es: ElasticsearchEngine) -> list[str]:
+    with Elasticsearch(es.location) as client:
+        return list(client.indices.get(index=f"{es.alias}_v*"))

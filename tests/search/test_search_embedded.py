@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from search import CourseDocument, SearchQuery, SearchUnavailable, create_engine
+from search import CourseDocument, SearchQuery, SearchUnavailable, create_engine, rebuild
 from search.embedded_engine import EmbeddedEngine
 
 
@@ -79,3 +81,32 @@ def test_processes_share_a_file(tmp_path: Path) -> None:
     assert engine.count() == 150
     assert engine.search(SearchQuery("振兴", per_page=1)).total == 150
     engine.close()
+
+
+def test_rebuild_replaces_the_tables(tmp_path: Path) -> None:
+    path = str(tmp_path / "search.sqlite")
+    engine, other = EmbeddedEngine(path), EmbeddedEngine(path, index_prefix="other_")
+    for each in (engine, other):
+        each.ensure_index()
+        each.index(_courses("x", 3))
+    before = _tables(path)
+    report = rebuild(engine, iter(_courses("y", 2)), reload=lambda ids: [])
+    assert report.index.startswith("lms_courses_v") and report.index not in before
+    added, removed = _tables(path) - before, before - _tables(path)
+    assert {name.split("_v")[0] for name in added} == {f"lms_{name}" for name in _ROLES}
+    assert {name.split("_v")[0] for name in removed} == {f"lms_{name}" for name in _ROLES}
+    assert not any("journal" in name for name in _tables(path))
+    assert (engine.count(), other.count()) == (2, 3)
+    engine.close()
+    other.close()
+
+
+_ROLES = ("courses", "course_paths", "course_text", "suggest_keys")
+
+
+def _tables(path: str) -> set[str]:
+    with closing(sqlite3.connect(path)) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {name for name in names if name.split("_v")[0].endswith(_ROLES) or "journal" in name} - {
+        name for name in names if name.endswith(("_data", "_idx", "_content", "_docsize", "_config"))
+    }

@@ -6,7 +6,7 @@ import pytest
 
 from search import InvalidQuery, SearchQuery, Sort
 from search.analysis import MARK_START
-from search.query import MAX_PER_PAGE, build_search_body, visibility_keys
+from search.query import MAX_PER_PAGE, RANGES, build_search_body, visibility_keys
 
 
 def test_visibility_keys_are_ancestors_on_segment_boundaries() -> None:
@@ -47,6 +47,8 @@ def test_normalization() -> None:
         {"per_page": 0},
         {"page": 101, "per_page": 100},
         {"facet_size": 0},
+        {"filters": {"hours": ["1-3"]}},
+        {"filters": {"duration": ["<=15min", "micro"]}},
         {"visible_to_paths": ["1/2"]},
         {"visible_to_paths": ["/1//2/"]},
     ],
@@ -105,3 +107,29 @@ def test_sorts_end_with_id() -> None:
             "id": {"order": "asc", "missing": "_last"}
         }
     assert build_search_body(SearchQuery())["sort"][0] == {"_score": {"order": "desc"}}
+
+
+def test_range_facets_select_and_count_by_bucket() -> None:
+    body = build_search_body(SearchQuery(filters={"hours": [">4", "<=0.5"], "kind": ["video"]}))
+    hours = {
+        "bool": {
+            "should": [{"range": {"hours": {"gt": 0, "lte": 0.5}}}, {"range": {"hours": {"gt": 4}}}],
+            "minimum_should_match": 1,
+        }
+    }
+    assert body["post_filter"] == {"bool": {"filter": [hours, {"terms": {"kind": ["video"]}}]}}
+    assert body["aggs"]["kind"]["filter"] == {"bool": {"filter": [hours]}}
+    duration = body["aggs"]["duration"]["aggs"]["values"]["filters"]["filters"]
+    assert [clause["range"]["duration_s"] for clause in duration] == [
+        {"gt": 0, "lte": 900},
+        {"gt": 900, "lte": 1800},
+        {"gt": 1800, "lte": 3600},
+        {"gt": 3600},
+    ]
+    assert [bucket.key for bucket in RANGES["duration"]] == ["<=15min", "15-30min", "30-60min", ">60min"]
+
+
+def test_range_buckets_hold_their_upper_bound() -> None:
+    short, half_to_one = RANGES["hours"][:2]
+    assert 0.5 in short and 0.5 not in half_to_one and 0 not in short
+    assert 100 in RANGES["hours"][-1]
