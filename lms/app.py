@@ -176,8 +176,10 @@ def _connect_signals() -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from lms.catalog.cli import catalog_cli
     from lms.cli import lms_cli
     from lms.discovery.cli import search_cli
 
     app.cli.add_command(lms_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(catalog_cli)

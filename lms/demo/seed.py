@@ -147,6 +147,7 @@ class SeedReport:
     created_users: int
     logins: list[DemoLogin]
     password: str
+    created_courses: int = 0
 
 
 def _weighted(rng: random.Random, weights: list) -> object:  # type: ignore[type-arg]
@@ -257,7 +258,76 @@ def seed_demo() -> SeedReport:
             category=_weighted(rng, CATEGORY_WEIGHTS),
         )  # type: ignore[arg-type]
     db.session.flush()
+    created_courses = seed_demo_courses()
     shown = [login for login in logins if not login.login_name.startswith("gb")] + [
         login for login in logins if login.login_name.startswith("gb")
     ][:3]
-    return SeedReport(created_orgs, created_users, shown, DEMO_PASSWORD)
+    return SeedReport(created_orgs, created_users, shown, DEMO_PASSWORD, created_courses)
+
+
+def seed_demo_courses() -> int:
+    """Create the demo catalog through the catalog services (keyed by code: existing ones are skipped).
+
+    Province-wide courses are written by the demo teacher of their theme (or the province admin when only
+    outside lecturers teach them) and approved by ``sf_admin``; city and county courses are written and
+    approved by that org's admin. A few stay drafts or wait in the review queue."""
+    from lms.catalog import services as catalog
+    from lms.catalog.models import Category, Course
+    from lms.catalog.validation import clean_course_data
+    from lms.demo.courses import demo_courses
+
+    courses = demo_courses()
+    existing = set(db.session.scalars(select(Course.code).where(Course.code.like("DEMO-%"))))
+    todo = [c for c in courses if c.code not in existing]
+    if not todo:
+        return 0
+    categories = dict(
+        db.session.execute(select(Category.name, Category.id).where(Category.parent_id.is_(None))).all()
+    )
+    logins = (
+        {c.teacher for c in todo if c.teacher} | {"sf_admin"} | {f"{c.scope.lower()}_admin" for c in todo}
+    )
+    users = {u.login_name: u for u in db.session.scalars(select(User).where(User.login_name.in_(logins)))}
+    orgs = {
+        o.code: o
+        for o in db.session.scalars(
+            select(Organization).where(Organization.code.in_({c.scope for c in todo}))
+        )
+    }
+    for demo in todo:
+        org = orgs[demo.scope]
+        admin = users["sf_admin" if demo.scope == "SF" else f"{demo.scope.lower()}_admin"]
+        teacher = users[demo.teacher] if demo.teacher else None
+        author = teacher if teacher is not None and demo.scope == "SF" else admin
+        data = clean_course_data(
+            {
+                "title": demo.title,
+                "summary_html": demo.summary_html,
+                "category_id": categories.get(demo.category),
+                "tags": list(demo.tags),
+                "kind": demo.kind,
+                "hours": demo.hours,
+                "teacher_ids": [teacher.id] if teacher else [],
+                "lecturers": list(demo.lecturers),
+                "lessons": [
+                    {
+                        "key": f"{demo.code.lower().replace('-', '')}l{i}",
+                        "title": title,
+                        "duration_s": seconds,
+                    }
+                    for i, (title, seconds) in enumerate(demo.lessons, start=1)
+                ],
+            }
+        )
+        course = catalog.create_course(
+            actor=author, org=org, data=data, visibility_paths=[org.path], code=demo.code
+        )
+        if teacher is None:
+            # Outside lecturers only: without this the author would be listed as the course's teacher.
+            catalog.edit_course(actor=author, course=course, data=data)
+        if demo.state == "draft":
+            continue
+        catalog.submit_for_review(actor=author, course=course)
+        if demo.state == "published":
+            catalog.approve(actor=admin, course=course)
+    return len(todo)

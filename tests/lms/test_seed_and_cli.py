@@ -78,3 +78,61 @@ def test_a_new_installation_is_bootstrapped_from_the_command_line(app, db_sessio
     assert again.exit_code == 1 and "该单位编码已被使用" in again.output
     admin = runner.invoke(args=["lms", "create-admin", "root-admin", "--org-code", "MM-ZZB"])
     assert admin.exit_code == 0 and "初始密码" in admin.output
+
+
+def test_demo_courses_are_seeded_once_reviewed_and_searchable_after_sync(app, client, db_session):
+    from collections import Counter
+
+    from lms.accounts.models import Organization as Org
+    from lms.catalog.models import Course, CourseKind, CourseRevision, CourseStatus
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["lms", "seed-demo", "--json"])
+    assert first.exit_code == 0, first.output
+    demo = select(Course).where(Course.code.like("DEMO-%"))
+    courses = db.session.scalars(demo).all()
+    assert json.loads(first.output)["created_courses"] == len(courses) and 250 <= len(courses) <= 350
+    statuses = Counter(c.status for c in courses)
+    assert statuses[CourseStatus.PUBLISHED] >= 200
+    assert statuses[CourseStatus.IN_REVIEW] >= 5 and statuses[CourseStatus.DRAFT] >= 5
+    kinds = Counter(c.current.kind for c in courses)
+    assert 0.25 <= kinds[CourseKind.MICRO] / len(courses) <= 0.45 and kinds[CourseKind.AUDIO] >= 5
+    for course in courses:
+        revision = course.current
+        assert 2 <= len(revision.lessons) <= 6 and revision.category_id is not None
+        assert revision.teacher_ids or revision.lecturers
+        minutes = revision.duration_s / 60
+        assert 5 <= minutes <= 15 if revision.kind == CourseKind.MICRO else 20 <= minutes <= 90
+    titles = {c.current.title for c in courses}
+    assert len(titles) == len(courses)  # varied, no repeats
+
+    second = runner.invoke(args=["lms", "seed-demo", "--json"])
+    assert json.loads(second.output)["created_courses"] == 0
+    assert db.session.scalar(select(func.count()).select_from(demo.subquery())) == len(courses)
+
+    synced = runner.invoke(args=["search", "sync"])
+    assert synced.exit_code == 0 and "待同步 0 项" in synced.output
+    token = client.post("/api/v1/auth/token", json={"username": "gb0001", "password": "demo2026"})
+    headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+    found = client.get("/api/v1/courses?q=党性教育", headers=headers).get_json()
+    assert found["degraded"] is False and found["total"] >= 5
+    assert any("党性" in hit["title"] for hit in found["hits"])
+
+    # City-only courses are seen in that city only; the province admin has a review queue.
+    cadre = db.session.scalar(select(User).where(User.login_name == "gb0001"))
+    city_course = next(
+        c
+        for c in courses
+        if c.status == CourseStatus.PUBLISHED
+        and len(c.published_revision.visibility_paths[0].strip("/").split("/")) == 2
+        and not cadre.org.path.startswith(c.published_revision.visibility_paths[0])
+    )
+    assert client.get(f"/api/v1/courses/{city_course.id}", headers=headers).status_code == 404
+    city = db.session.get(Org, city_course.org_id)
+    assert city is not None and city.code in ("SF01", "SF02", "SF03")
+    submitted = db.session.scalar(
+        select(func.count(Course.id))
+        .join(CourseRevision, CourseRevision.id == Course.working_revision_id)
+        .where(Course.code.like("DEMO-%"), CourseRevision.status == "submitted")
+    )
+    assert submitted == statuses[CourseStatus.IN_REVIEW]
