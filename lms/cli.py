@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import NoReturn
 
 import click
 from flask.cli import AppGroup
-from flask_babel import gettext
 
+from lms.core.cli import fail
 from lms.core.db import db
 from lms.core.errors import LmsError
 
 lms_cli = AppGroup("lms", help="Platform commands (demo data, admin accounts).")
-
-
-def _fail(error: LmsError) -> NoReturn:
-    """A domain error ends a command with its Chinese message and exit code 1, not a traceback."""
-    details = "；".join(gettext(text) for text in error.fields.values())
-    message = gettext(error.message_id, **error.params)
-    raise click.ClickException(f"{message}{'（' + details + '）' if details else ''}")
 
 
 @lms_cli.command("seed-demo")
@@ -35,8 +27,13 @@ def seed_demo_command(as_json: bool) -> None:
         click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
         return
     click.echo(
-        f"演示数据：新建单位 {report.created_orgs} 个，新建账号 {report.created_users} 个"
-        + ("（已是最新，未改动）" if not (report.created_orgs or report.created_users) else "")
+        f"演示数据：新建单位 {report.created_orgs} 个，新建账号 {report.created_users} 个，"
+        f"新建课程 {report.created_courses} 门"
+        + (
+            "（已是最新，未改动）"
+            if not (report.created_orgs or report.created_users or report.created_courses)
+            else ""
+        )
     )
     click.echo(f"演示账号（密码均为 {report.password}）：")
     for login in report.logins:
@@ -61,7 +58,7 @@ def create_org_command(name: str, code: str, kind: str, parent_code: str | None)
     try:
         org = services.create_org(actor=None, parent=parent, name=name, kind=kind, code=code)
     except LmsError as error:
-        _fail(error)
+        fail(error)
     db.session.commit()
     click.echo(f"已创建单位 {org.name}（编码 {org.code}）")
 
@@ -82,7 +79,7 @@ def create_admin_command(login_name: str, display_name: str, org_code: str) -> N
         data = services.clean_user_data(login_name=login_name, display_name=display_name)
         user, initial = services.create_user(actor=None, org=org, data=data, is_learner=False)
     except LmsError as error:
-        _fail(error)
+        fail(error)
     db.session.add(RoleGrant(user_id=user.id, role=Role.SYSTEM_ADMIN))
     db.session.commit()
     click.echo(f"已创建系统管理员 {user.login_name}，初始密码：{initial}（首次登录须修改）")

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext
 
+from lms.core.cli import fail
 from lms.core.db import db
 from lms.core.errors import LmsError
 
@@ -22,7 +23,6 @@ def import_command(file: Path, login_name: str, org_code: str | None) -> None:
     """Import courses from a .csv (UTF-8 or GB18030), .xlsx or .jsonl file; all rows or none."""
     from lms.accounts import queries
     from lms.catalog.importing import ImportRejected, default_org, import_courses
-    from lms.cli import _fail
 
     actor = queries.find_user_by_login(login_name.strip().lower())
     if actor is None:
@@ -42,7 +42,7 @@ def import_command(file: Path, login_name: str, org_code: str | None) -> None:
         raise SystemExit(1) from None
     except LmsError as error:
         db.session.rollback()
-        _fail(error)
+        fail(error)
     db.session.commit()
     click.echo(
         f"课程导入完成（{org.name}）：新建 {len(result.created)} 门，更新 {len(result.updated)} 门，"

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
 
+from lms.core.tasks import enqueue
 from lms.settings import Settings
-from search import SearchEngine, create_engine
+from search import SearchEngine, SearchUnavailable, create_engine
+
+log = logging.getLogger(__name__)
+READY = "lms.search.ready"
 
 
 def build_engine(settings: Settings) -> SearchEngine:
@@ -19,9 +25,25 @@ def build_engine(settings: Settings) -> SearchEngine:
 
 
 def get_search_engine() -> SearchEngine:
-    engine: SearchEngine | None = current_app.extensions.get("lms.search")
+    """The app's engine, its index ensured once. While the engine is down this still returns it (its calls
+    raise ``SearchUnavailable``, which callers answer with the database fallback) and tries again next time.
+    A newly created index (first start, or a new mapping version) is filled by a background rebuild."""
+    extensions = current_app.extensions
+    engine: SearchEngine | None = extensions.get("lms.search")
     if engine is None:
-        engine = build_engine(current_app.extensions["lms.settings"])
-        engine.ensure_index()  # idempotent; if the service is down this raises and the next call retries
-        current_app.extensions["lms.search"] = engine
+        engine = extensions["lms.search"] = build_engine(extensions["lms.settings"])
+    if not extensions.get(READY):
+        try:
+            created = engine.ensure_index()
+        except SearchUnavailable as error:
+            log.warning("search engine unavailable, will retry: %s", error)
+            return engine
+        extensions[READY] = True
+        if created:
+            try:
+                enqueue("discovery.reindex_search")
+            except Exception:  # broker down: searching must still work; the index needs filling by hand
+                log.exception(
+                    "could not queue the rebuild of the new search index: run `flask search reindex`"
+                )
     return engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,16 @@ from lms.core.errors import ValidationFailed
 from lms.core.i18n import N_
 from lms.discovery.documents import build_documents
 from lms.discovery.models import SearchOutbox
-from search import FACETS, InvalidQuery, SearchEngine, SearchQuery, SearchUnavailable
+from search import (
+    FACETS,
+    CourseDocument,
+    InvalidQuery,
+    RebuildReport,
+    SearchEngine,
+    SearchQuery,
+    SearchUnavailable,
+    rebuild,
+)
 
 __all__ = ["FACETS", "CatalogResult", "reindex_all", "search_catalog", "sync_outbox"]
 
@@ -53,15 +63,24 @@ def pending_changes() -> int:
     return db.session.scalar(select(func.count(SearchOutbox.id))) or 0
 
 
-def reindex_all(engine: SearchEngine) -> int:
-    """Write every published course again (idempotent: versions make repeats harmless)."""
-    engine.ensure_index()
-    done, after = 0, 0
+def _published_documents() -> Iterator[CourseDocument]:
+    """Every published course, read lazily in batches (``rebuild`` requires a lazy source)."""
+    after = 0
     while ids := catalog_queries.published_course_ids(after_id=after, limit=BATCH):
-        documents, _ = build_documents(list(catalog_queries.courses_by_id(ids).values()))
-        engine.index(documents)
-        done, after = done + len(documents), ids[-1]
-    return done
+        yield from build_documents(list(catalog_queries.courses_by_id(ids).values()))[0]
+        after = ids[-1]
+        db.session.expire_all()  # keep memory flat over tens of thousands of courses
+
+
+def _reload(ids: list[str]) -> list[CourseDocument]:
+    courses = catalog_queries.courses_by_id([int(i) for i in ids if i.isdigit()])
+    return build_documents(list(courses.values()))[0]
+
+
+def reindex_all(engine: SearchEngine) -> RebuildReport:
+    """Rebuild the index from the database beside the live one and switch to it: searches keep working
+    throughout, and writes made meanwhile (by any process) are replayed before and after the switch."""
+    return rebuild(engine, _published_documents(), reload=_reload, batch_size=BATCH)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from lms.core.db import db
 from lms.discovery.engine import get_search_engine
-from lms.discovery.services import sync_outbox
+from lms.discovery.services import reindex_all, sync_outbox
 from search import SearchUnavailable
 
 
@@ -19,3 +19,9 @@ def sync_search(self) -> None:  # type: ignore[no-untyped-def]
     except SearchUnavailable as error:
         db.session.commit()  # keep the attempt counts
         raise self.retry(exc=error, countdown=min(300, 5 * 2 ** min(self.request.retries, 6))) from error
+
+
+@shared_task(name="discovery.reindex_search", ignore_result=True)
+def reindex_search() -> None:
+    """Fill a new index (first start, or a new mapping version) from the database."""
+    reindex_all(get_search_engine())

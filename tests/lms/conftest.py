@@ -11,6 +11,7 @@ def _isolated(db_session):  # type: ignore[no-untyped-def]
 def _fresh_search_index(app):  # type: ignore[no-untyped-def]
     """The database rolls back after each test; the embedded search index is emptied to match."""
     yield
+    app.extensions.pop("lms.search.ready", None)
     engine = app.extensions.pop("lms.search", None)
     if engine is not None:
         engine.drop()

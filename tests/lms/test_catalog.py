@@ -197,7 +197,7 @@ def test_search_cli_sync_and_reindex(app, tree):
     synced = runner.invoke(args=["search", "sync"])
     assert synced.exit_code == 0 and "已同步 1 项变更，待同步 0 项" in synced.output
     rebuilt = runner.invoke(args=["search", "reindex"])
-    assert rebuilt.exit_code == 0 and "1 门已发布课程" in rebuilt.output
+    assert rebuilt.exit_code == 0 and "已重建索引：1 门已发布课程" in rebuilt.output
 
 
 def test_course_codes_are_unique(tree):
@@ -235,3 +235,26 @@ def test_catalog_page_searches_filters_and_opens_a_course(client, tree):
     login(client, neighbour)
     assert client.get(f"/courses/{micro.id}").status_code == 404
     assert "没有找到课程" in client.get("/courses?q=党性教育").get_data(as_text=True)
+
+
+def test_catalog_search_degrades_when_the_engine_is_down_from_the_start(app, tree, monkeypatch):
+    """With Elasticsearch unreachable at first use, searches answer from the database instead of failing."""
+    from lms.discovery import engine as engine_module
+    from lms.discovery.services import search_catalog
+    from search import create_engine
+
+    orgs, admin, teacher = tree
+    make_course(teacher=teacher, publish_by=admin, title="数字政府建设")
+    monkeypatch.setattr(
+        engine_module,
+        "build_engine",
+        lambda settings: create_engine("elasticsearch", url="http://127.0.0.1:9"),
+    )
+    app.extensions.pop("lms.search", None)
+    app.extensions.pop(engine_module.READY, None)
+    result = search_catalog(
+        engine_module.get_search_engine(), user=make_user(org=orgs["unit11"]), text="数字政府"
+    )
+    assert result.degraded and [c.current.title for c in result.courses] == ["数字政府建设"]
+    assert not app.extensions.get(engine_module.READY)  # it will try to set the index up again next time
+    app.extensions.pop("lms.search")  # this engine points nowhere; the next test builds the real one
