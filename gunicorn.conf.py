@@ -26,3 +26,11 @@ def post_fork(server, worker):
     app = worker.app.wsgi()
     with app.app_context():
         db.engine.dispose(close=False)
+
+
+def when_ready(server):
+    """Load the Chinese word segmenter's dictionary once in the master (about a second), before the
+    workers fork, instead of in every worker on its first search."""
+    from search import warm_up
+
+    warm_up()

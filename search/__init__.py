@@ -6,6 +6,7 @@ suggestions (``search.suggest``) and rebuilds (``search.indexer``) work the same
 
 from __future__ import annotations
 
+from search.analysis import warm_up
 from search.documents import CourseDocument
 from search.engine import IndexBuild, SearchEngine
 from search.errors import InvalidQuery, SearchError, SearchUnavailable
@@ -34,6 +35,7 @@ __all__ = [
     "SuggestionKind",
     "create_engine",
     "rebuild",
+    "warm_up",
 ]
 
 

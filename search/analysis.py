@@ -124,6 +124,12 @@ def _jieba() -> jieba.Tokenizer:
         return _tokenizer
 
 
+def warm_up() -> None:
+    """Load jieba's dictionary now rather than on the first search (a server calls this before forking
+    its workers, so each inherits the loaded tokenizer)."""
+    _jieba().lcut("干部教育培训")
+
+
 def normalize(text: str) -> str:
     """NFKC and lower-case per character; control, format and private-use characters become spaces."""
     return "".join(
