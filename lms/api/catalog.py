@@ -18,7 +18,7 @@ from lms.core.errors import ValidationFailed
 from lms.core.i18n import N_
 from lms.core.web import current_actor, json_body, page_args
 from lms.discovery.engine import get_search_engine
-from lms.discovery.services import FACETS, search_catalog
+from lms.discovery.services import FACETS, search_catalog, suggest_courses
 
 bp = Blueprint("api_catalog", __name__, url_prefix="/api/v1/courses")
 bp.before_request(authenticate_bearer)
@@ -97,6 +97,12 @@ def search_courses() -> Response:
             name: [{"value": v, "count": n} for v, n in buckets] for name, buckets in result.facets.items()
         },
     )
+
+
+@bp.get("/suggest")
+def suggest() -> Response:
+    found = suggest_courses(get_search_engine(), user=current_actor(), prefix=request.args.get("q", ""))
+    return jsonify(suggestions=[{"text": s.text, "kind": s.kind, "course_id": s.course_id} for s in found])
 
 
 @bp.get("/<int:course_id>")

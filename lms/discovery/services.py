@@ -28,7 +28,15 @@ from search import (
     rebuild,
 )
 
-__all__ = ["FACETS", "CatalogResult", "reindex_all", "search_catalog", "sync_outbox"]
+__all__ = [
+    "FACETS",
+    "CatalogResult",
+    "CourseSuggestion",
+    "reindex_all",
+    "search_catalog",
+    "suggest_courses",
+    "sync_outbox",
+]
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -132,3 +140,28 @@ def search_catalog(
         page=page,
         per_page=per_page,
     )
+
+
+@dataclass(frozen=True)
+class CourseSuggestion:
+    text: str
+    kind: str  # title | tag | teacher
+    course_id: int | None
+
+
+def suggest_courses(
+    engine: SearchEngine, *, user: User, prefix: str, limit: int = 8
+) -> list[CourseSuggestion]:
+    """Type-ahead (characters, pinyin, initials). Title suggestions are re-checked in SQL like search hits;
+    while the engine is down there are simply no suggestions."""
+    try:
+        found = engine.suggest(prefix[:50], visible_to_paths=[user.org.path], limit=limit)
+    except SearchUnavailable:
+        return []
+    titled = [int(s.course_id) for s in found if s.course_id and s.course_id.isdigit()]
+    allowed = catalog_queries.visible_course_ids(user, titled)
+    return [
+        CourseSuggestion(s.text, str(s.kind), int(s.course_id) if s.course_id else None)
+        for s in found
+        if s.course_id is None or (s.course_id.isdigit() and int(s.course_id) in allowed)
+    ]

@@ -32,6 +32,20 @@ FACET_TITLES = {
 }
 
 
+# Labels of the range buckets (search.RANGES keys) and kinds, as the filter shows them.
+VALUE_LABELS = {
+    "<=0.5": N_("Up to 0.5 hours"),
+    "0.5-1": N_("0.5 to 1 hour"),
+    "1-2": N_("1 to 2 hours"),
+    "2-4": N_("2 to 4 hours"),
+    ">4": N_("Over 4 hours"),
+    "<=15min": N_("Up to 15 minutes (micro-course)"),
+    "15-30min": N_("15 to 30 minutes"),
+    "30-60min": N_("30 to 60 minutes"),
+    ">60min": N_("Over an hour"),
+}
+
+
 @bp.get("/courses")
 @login_required
 def search() -> str:

@@ -211,4 +211,13 @@ ZH_HANS = {
     "This course has a revision waiting for review: review it first.": "该课程有待审核的版本，请先完成审核。",
     "Too many rows: split the file (at most 50000 rows).": "行数过多，请拆分文件（每个文件最多 50000 行）。",
     "The file has no course rows.": "文件中没有课程数据。",
+    "Up to 0.5 hours": "0.5 学时及以下",
+    "0.5 to 1 hour": "0.5–1 学时",
+    "1 to 2 hours": "1–2 学时",
+    "2 to 4 hours": "2–4 学时",
+    "Over 4 hours": "4 学时以上",
+    "Up to 15 minutes (micro-course)": "15 分钟以内（微课）",
+    "15 to 30 minutes": "15–30 分钟",
+    "30 to 60 minutes": "30–60 分钟",
+    "Over an hour": "1 小时以上",
 }

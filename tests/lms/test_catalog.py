@@ -227,6 +227,7 @@ def test_catalog_page_searches_filters_and_opens_a_course(client, tree):
     login(client, learner)
     page = client.get("/courses?q=党性教育").get_data(as_text=True)
     assert "<em>党性教育</em>专题讲座" in page and "共 2 门课程" in page and "分钟" in page
+    assert "15–30 分钟" in page and "1 小时以上" not in page  # duration buckets (30 min each), labelled
     filtered = client.get("/courses?q=党性教育&kind=micro").get_data(as_text=True)
     assert "共 1 门课程" in filtered and "专题讲座" not in filtered
     detail = client.get(f"/courses/{micro.id}").get_data(as_text=True)
@@ -258,3 +259,21 @@ def test_catalog_search_degrades_when_the_engine_is_down_from_the_start(app, tre
     assert result.degraded and [c.current.title for c in result.courses] == ["数字政府建设"]
     assert not app.extensions.get(engine_module.READY)  # it will try to set the index up again next time
     app.extensions.pop("lms.search")  # this engine points nowhere; the next test builds the real one
+
+
+def test_suggestions_by_characters_pinyin_and_initials_respect_visibility(client, tree):
+    orgs, admin, teacher = tree
+    make_course(teacher=teacher, publish_by=admin, title="党性教育专题培训", tags=["党性教育"])
+    make_course(teacher=teacher, publish_by=admin, title="党性修养八讲", visibility=[orgs["unit11"].path])
+    db.session.commit()
+    mine, neighbour = bearer(make_user(org=orgs["unit11"])), bearer(make_user(org=orgs["unit12"]))
+    for typed in ("党性", "dangxing", "dxjy"):
+        found = client.get("/api/v1/courses/suggest", query_string={"q": typed}, headers=mine).get_json()
+        assert "党性教育专题培训" in [s["text"] for s in found["suggestions"]], typed
+    theirs = client.get("/api/v1/courses/suggest?q=dx", headers=neighbour).get_json()["suggestions"]
+    assert theirs == []
+    for hostile in ("", "x", "'\\\"*()" * 100):
+        assert (
+            client.get("/api/v1/courses/suggest", query_string={"q": hostile}, headers=mine).status_code
+            == 200
+        )
