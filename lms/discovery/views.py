@@ -70,6 +70,7 @@ def search() -> str:
         sorts=SORTS,
         facet_titles=FACET_TITLES,
         kind_labels={str(k): v for k, v in KIND_LABELS.items()},
+        value_labels=VALUE_LABELS,
         pages=max(1, -(-result.total // result.per_page)),
         highlight=lambda course_id, field: Markup(result.highlights.get(course_id, {}).get(field, "")),  # noqa: S704 - engine output is HTML-escaped with <em> only
     )
