@@ -52,6 +52,18 @@ def _snapshot(revision: CourseRevision) -> dict[str, Any]:
     } | {"lessons": len(revision.lessons), "visibility_paths": revision.visibility_paths}
 
 
+def _audit(actor: User, action: str, course: Course, org: Organization, title: str, **changes: Any) -> None:
+    audit.record(
+        actor=actor,
+        action=action,
+        target_type="course",
+        target_id=course.id,
+        target_label=title,
+        org_path=org.path,
+        **changes,
+    )
+
+
 def _changed(course: Course) -> None:
     """Keep the derived visibility rows in step with the published revision, bump the version search
     compares, and tell subscribers (search sync) inside this transaction."""
@@ -93,15 +105,7 @@ def create_course(
     course.working_revision_id = revision.id
     db.session.flush()
     db.session.refresh(course)
-    audit.record(
-        actor=actor,
-        action="course.create",
-        target_type="course",
-        target_id=course.id,
-        target_label=revision.title,
-        org_path=org.path,
-        after=_snapshot(revision),
-    )
+    _audit(actor, "course.create", course, org, revision.title, after=_snapshot(revision))
     return course
 
 
@@ -149,15 +153,7 @@ def submit_for_review(*, actor: User, course: Course, now: datetime | None = Non
     if course.status == CourseStatus.DRAFT:
         course.status = CourseStatus.IN_REVIEW
     db.session.flush()
-    audit.record(
-        actor=actor,
-        action="course.submit",
-        target_type="course",
-        target_id=course.id,
-        target_label=revision.title,
-        org_path=org.path,
-        after={"revision": revision.number},
-    )
+    _audit(actor, "course.submit", course, org, revision.title, after={"revision": revision.number})
     return revision
 
 
@@ -182,16 +178,7 @@ def approve(*, actor: User, course: Course, comment: str = "", now: datetime | N
     course.published_at = course.published_at or now
     db.session.flush()
     db.session.refresh(course)
-    audit.record(
-        actor=actor,
-        action="course.approve",
-        target_type="course",
-        target_id=course.id,
-        target_label=revision.title,
-        org_path=org.path,
-        before=before,
-        after=_snapshot(revision),
-    )
+    _audit(actor, "course.approve", course, org, revision.title, before=before, after=_snapshot(revision))
     _changed(course)
     return course
 
@@ -210,15 +197,7 @@ def reject(*, actor: User, course: Course, reason: str, now: datetime | None = N
     if course.status == CourseStatus.IN_REVIEW:
         course.status = CourseStatus.DRAFT
     db.session.flush()
-    audit.record(
-        actor=actor,
-        action="course.reject",
-        target_type="course",
-        target_id=course.id,
-        target_label=revision.title,
-        org_path=org.path,
-        after={"reason": reason[:500]},
-    )
+    _audit(actor, "course.reject", course, org, revision.title, after={"reason": reason[:500]})
     return revision
 
 
@@ -230,13 +209,12 @@ def archive(*, actor: User, course: Course) -> Course:
     before = course.status
     course.status = CourseStatus.ARCHIVED
     db.session.flush()
-    audit.record(
-        actor=actor,
-        action="course.archive",
-        target_type="course",
-        target_id=course.id,
-        target_label=course.current.title,
-        org_path=org.path,
+    _audit(
+        actor,
+        "course.archive",
+        course,
+        org,
+        course.current.title,
         before={"status": str(before)},
         after={"status": "archived"},
     )
