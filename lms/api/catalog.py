@@ -10,11 +10,11 @@ from flask_babel import gettext
 from lms.accounts import queries as account_queries
 from lms.accounts.web import current_scope
 from lms.api.v1 import authenticate_bearer
-from lms.catalog import queries, services
-from lms.catalog.models import Course, CourseRevision
+from lms.catalog import permissions, queries, services
+from lms.catalog.models import Course, CourseRating, CourseRevision
 from lms.catalog.validation import clean_course_data
 from lms.core.db import db
-from lms.core.errors import ValidationFailed
+from lms.core.errors import NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.web import current_actor, json_body, page_args
 from lms.discovery.engine import get_search_engine
@@ -108,6 +108,70 @@ def suggest() -> Response:
 @bp.get("/<int:course_id>")
 def get_course(course_id: int) -> Response:
     return jsonify(course_json(queries.get_published_course(current_actor(), course_id)))
+
+
+# --- ratings and comments -------------------------------------------------------------------------
+
+
+def rating_json(rating: CourseRating, *, moderator: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": rating.id,
+        "stars": rating.stars,
+        "comment": rating.comment,
+        "updated_at": rating.updated_at.isoformat(),
+    }
+    if moderator:
+        body |= {"is_hidden": rating.is_hidden, "moderation_reason": rating.moderation_reason}
+    return body
+
+
+@bp.put("/<int:course_id>/rating")
+def rate_course(course_id: int) -> Response:
+    actor = current_actor()
+    course = queries.get_published_course(actor, course_id)
+    data = json_body()
+    rating = services.rate_course(
+        actor=actor, course=course, stars=data.get("stars"), comment=str(data.get("comment") or "")
+    )
+    db.session.commit()
+    return jsonify(
+        rating_json(rating)
+        | {"course": {"rating_avg": float(course.rating_avg), "rating_count": course.rating_count}}
+    )
+
+
+@bp.get("/<int:course_id>/ratings")
+def list_ratings(course_id: int) -> Response:
+    actor = current_actor()
+    course = queries.get_published_course(actor, course_id)
+    moderator = permissions.can_review(actor, account_queries.find_org(course.org_id).path)  # type: ignore[union-attr]
+    args = page_args()
+    page = queries.list_ratings(course, include_hidden=moderator, page=args.page, per_page=args.per_page)
+    return jsonify(
+        rating_avg=float(course.rating_avg),
+        rating_count=course.rating_count,
+        total=page.total,
+        items=[rating_json(r, moderator=moderator) for r in page.items],
+    )
+
+
+@bp.post("/<int:course_id>/ratings/<int:rating_id>/moderate")
+def moderate_rating(course_id: int, rating_id: int) -> Response:
+    actor = current_actor()
+    course = queries.get_editable_course(actor, current_scope(actor), course_id)
+    rating = queries.find_rating(course, rating_id)
+    if rating is None:
+        raise NotFound()
+    data = json_body()
+    services.moderate_rating(
+        actor=actor,
+        course=course,
+        rating=rating,
+        hidden=bool(data.get("hidden")),
+        reason=str(data.get("reason") or ""),
+    )
+    db.session.commit()
+    return jsonify(rating_json(rating, moderator=True))
 
 
 # --- authoring and review ------------------------------------------------------------------------

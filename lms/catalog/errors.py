@@ -25,3 +25,8 @@ class ReasonRequired(ValidationFailed):
 class CourseCodeTaken(Conflict):
     code = "course_code_taken"
     message = N_("This course code is already in use.")
+
+
+class CommentTooLong(ValidationFailed):
+    code = "comment_too_long"
+    message = N_("The comment is longer than 500 characters.")

@@ -90,6 +90,9 @@ class Course(TimestampMixin, db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped on every change that search must see; the index keeps the highest version it got.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Derived from course_ratings (kept by the rating service) so that search can sort by it.
+    rating_avg: Mapped[Decimal] = mapped_column(Numeric(3, 2), default=Decimal("0"))
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
 
     published_revision: Mapped[CourseRevision | None] = relationship(
         foreign_keys=[published_revision_id], lazy="joined", post_update=True
@@ -152,3 +155,20 @@ class CourseVisibility(db.Model):
 
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True)
     org_path: Mapped[str] = mapped_column(String(500), primary_key=True, index=True)
+
+
+class CourseRating(TimestampMixin, db.Model):
+    """A cadre's rating (1–5) and optional comment on a course; one per cadre and course, updatable.
+    An admin may hide a comment (moderation); the stars still count."""
+
+    __tablename__ = "course_ratings"
+    __table_args__ = (UniqueConstraint("course_id", "user_id"),)
+
+    id: Mapped[intpk]
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    stars: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    is_hidden: Mapped[bool] = mapped_column(default=False)
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    moderation_reason: Mapped[str] = mapped_column(String(200), default="")

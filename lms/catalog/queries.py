@@ -6,7 +6,7 @@ from sqlalchemy import Select, func, or_, select
 
 from lms.accounts.models import Organization, User
 from lms.accounts.permissions import AdminScope
-from lms.catalog.models import Category, Course, CourseRevision, CourseStatus, CourseVisibility
+from lms.catalog.models import Category, Course, CourseRating, CourseRevision, CourseStatus, CourseVisibility
 from lms.core.db import db
 from lms.core.errors import NotFound
 from lms.core.pagination import Page
@@ -137,3 +137,26 @@ def teacher_names(user_ids: list[int]) -> list[str]:
         return []
     names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
     return [names[i] for i in user_ids if i in names]
+
+
+def list_ratings(course: Course, *, include_hidden: bool, page: int = 1, per_page: int = 20) -> Page:
+    """Ratings with a comment, newest first (hidden ones only for moderators)."""
+    stmt = select(CourseRating).where(CourseRating.course_id == course.id, CourseRating.comment != "")
+    if not include_hidden:
+        stmt = stmt.where(CourseRating.is_hidden.is_(False))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    items = db.session.scalars(
+        stmt.order_by(CourseRating.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    )
+    return Page(list(items), total, page, per_page)
+
+
+def find_rating(course: Course, rating_id: int) -> CourseRating | None:
+    rating = db.session.get(CourseRating, rating_id) if 0 < rating_id <= MAX_ID else None
+    return rating if rating is not None and rating.course_id == course.id else None
+
+
+def rating_of(course: Course, user: User) -> CourseRating | None:
+    return db.session.scalar(
+        select(CourseRating).where(CourseRating.course_id == course.id, CourseRating.user_id == user.id)
+    )

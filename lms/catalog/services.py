@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -10,11 +11,27 @@ from sqlalchemy import delete, func, select
 from lms.accounts.models import Organization, User
 from lms.audit import services as audit
 from lms.catalog import permissions
-from lms.catalog.errors import CourseCodeTaken, NotEditable, NothingToSubmit, NotInReview, ReasonRequired
-from lms.catalog.models import Course, CourseRevision, CourseStatus, CourseVisibility, RevisionStatus
+from lms.catalog.errors import (
+    CommentTooLong,
+    CourseCodeTaken,
+    NotEditable,
+    NothingToSubmit,
+    NotInReview,
+    ReasonRequired,
+)
+from lms.catalog.models import (
+    Course,
+    CourseRating,
+    CourseRevision,
+    CourseStatus,
+    CourseVisibility,
+    RevisionStatus,
+)
 from lms.catalog.signals import course_changed
 from lms.catalog.validation import CourseData
 from lms.core.db import db, utcnow
+from lms.core.errors import ValidationFailed
+from lms.core.i18n import N_
 from lms.core.permissions import require
 
 CONTENT_FIELDS = (
@@ -225,3 +242,61 @@ def archive(*, actor: User, course: Course) -> Course:
 def course_data_of(revision: CourseRevision) -> CourseData:
     """The editable content of a revision (to prefill the editor)."""
     return CourseData(**{name: getattr(revision, name) for name in CONTENT_FIELDS})
+
+
+def rate_course(*, actor: User, course: Course, stars: object, comment: str = "") -> CourseRating:
+    """The actor's rating of a published course they may see (the caller loads it through
+    ``queries.get_published_course``); rating again replaces the earlier one."""
+    if not isinstance(stars, int) or isinstance(stars, bool) or not 1 <= stars <= 5:
+        raise ValidationFailed(fields={"stars": N_("Choose from 1 to 5 stars.")})
+    comment = comment.strip()
+    if len(comment) > 500:
+        raise CommentTooLong(fields={"comment": CommentTooLong.message})
+    rating = db.session.scalar(
+        select(CourseRating).where(CourseRating.course_id == course.id, CourseRating.user_id == actor.id)
+    )
+    if rating is None:
+        rating = CourseRating(course_id=course.id, user_id=actor.id, stars=stars, comment=comment)
+        db.session.add(rating)
+    else:
+        rating.stars, rating.comment = stars, comment
+    db.session.flush()
+    _refresh_rating(course)
+    return rating
+
+
+def moderate_rating(
+    *, actor: User, course: Course, rating: CourseRating, hidden: bool, reason: str = ""
+) -> None:
+    """An admin of the course's org hides (or shows again) a comment; audited with the reason."""
+    org = _org(course)
+    require(permissions.can_review(actor, org.path), "moderate_rating")
+    if hidden and not reason.strip():
+        raise ReasonRequired(fields={"reason": N_("Give a reason for hiding the comment.")})
+    before = {"is_hidden": rating.is_hidden}
+    rating.is_hidden, rating.moderated_by_id, rating.moderation_reason = (
+        hidden,
+        actor.id,
+        reason.strip()[:200],
+    )
+    db.session.flush()
+    _audit(
+        actor,
+        "course.moderate_rating",
+        course,
+        org,
+        course.current.title,
+        before=before,
+        after={"is_hidden": hidden, "rating_id": rating.id, "reason": rating.moderation_reason},
+    )
+
+
+def _refresh_rating(course: Course) -> None:
+    count, average = db.session.execute(
+        select(func.count(CourseRating.id), func.avg(CourseRating.stars)).where(
+            CourseRating.course_id == course.id
+        )
+    ).one()
+    course.rating_count = count
+    course.rating_avg = Decimal(str(round(float(average or 0), 2)))
+    _changed(course)

@@ -46,7 +46,7 @@ def build_documents(courses: list[Course]) -> tuple[list[CourseDocument], list[C
                 visible_org_paths=tuple(sorted(set(revision.visibility_paths))),
                 published_at=course.published_at,
                 popularity=0,
-                rating=0.0,
+                rating=float(course.rating_avg or 0),
                 version=course.version,
             )
         )

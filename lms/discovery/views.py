@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from markupsafe import Markup
+from werkzeug.wrappers import Response
 
 from lms.accounts.models import User
-from lms.catalog import queries
+from lms.catalog import queries, services
 from lms.catalog.models import KIND_LABELS, USE_LABELS, CourseKind
+from lms.core.db import db
 from lms.core.i18n import N_
 from lms.core.web import current_actor, page_args
 from lms.discovery.engine import get_search_engine
@@ -76,6 +79,21 @@ def search() -> str:
     )
 
 
+@bp.post("/courses/<int:course_id>/rating")
+@login_required
+def rate(course_id: int) -> Response:
+    user = current_actor()
+    found = queries.get_published_course(user, course_id)
+    try:
+        stars = int(request.form.get("stars", ""))
+    except ValueError:
+        stars = 0
+    services.rate_course(actor=user, course=found, stars=stars, comment=request.form.get("comment", ""))
+    db.session.commit()
+    flash(_("Thank you for your rating."), "success")
+    return redirect(url_for("catalog.course", course_id=course_id))
+
+
 @bp.get("/courses/<int:course_id>")
 @login_required
 def course(course_id: int) -> str:
@@ -85,6 +103,8 @@ def course(course_id: int) -> str:
     teachers = queries.teacher_names(revision.teacher_ids) + revision.lecturers
     return render_template(
         "discovery/course.html",
+        mine=queries.rating_of(found, user),
+        comments=queries.list_ratings(found, include_hidden=False, per_page=20),
         course=found,
         revision=revision,
         teachers=teachers,

@@ -277,3 +277,74 @@ def test_suggestions_by_characters_pinyin_and_initials_respect_visibility(client
             client.get("/api/v1/courses/suggest", query_string={"q": hostile}, headers=mine).status_code
             == 200
         )
+
+
+def test_cadres_rate_courses_admins_moderate_comments_and_search_sorts_by_rating(client, tree):
+    from lms.audit.models import AuditEntry
+
+    orgs, admin, teacher = tree
+    good = make_course(teacher=teacher, publish_by=admin, title="好评课程")
+    plain = make_course(teacher=teacher, publish_by=admin, title="普通课程")
+    db.session.commit()
+    first, second = make_user(org=orgs["unit11"]), make_user(org=orgs["unit11"])
+    for user, stars, comment in ((first, 5, "讲得透彻"), (second, 4, "有收获"), (first, 4, "改为四星")):
+        response = client.put(
+            f"/api/v1/courses/{good.id}/rating",
+            headers=bearer(user),
+            json={"stars": stars, "comment": comment},
+        )
+        assert response.status_code == 200
+    assert response.get_json()["course"] == {"rating_avg": 4.0, "rating_count": 2}  # re-rating replaces
+    client.put(f"/api/v1/courses/{plain.id}/rating", headers=bearer(second), json={"stars": 2})
+    for bad in ({"stars": 6}, {"stars": "5"}, {"stars": 3, "comment": "长" * 501}):
+        assert (
+            client.put(f"/api/v1/courses/{good.id}/rating", headers=bearer(first), json=bad).status_code
+            == 422
+        )
+    outsider = make_user(org=orgs["unit12"])
+    assert (
+        client.put(
+            f"/api/v1/courses/{good.id}/rating", headers=bearer(outsider), json={"stars": 1}
+        ).status_code
+        == 404
+    )
+    ranked = client.get("/api/v1/courses?sort=rating", headers=bearer(first)).get_json()
+    assert [hit["title"] for hit in ranked["hits"]][:2] == ["好评课程", "普通课程"]
+    comments = client.get(f"/api/v1/courses/{good.id}/ratings", headers=bearer(first)).get_json()
+    target = next(item for item in comments["items"] if item["comment"] == "有收获")
+    path = f"/api/v1/courses/{good.id}/ratings/{target['id']}/moderate"
+    assert (
+        client.post(path, headers=bearer(make_admin(of=orgs["county12"])), json={"hidden": True}).status_code
+        == 404
+    )
+    assert (
+        client.post(path, headers=bearer(admin), json={"hidden": True}).status_code == 422
+    )  # a reason is required
+    assert (
+        client.post(path, headers=bearer(admin), json={"hidden": True, "reason": "无关内容"}).status_code
+        == 200
+    )
+    visible = client.get(f"/api/v1/courses/{good.id}/ratings", headers=bearer(first)).get_json()
+    assert [item["comment"] for item in visible["items"]] == ["改为四星"] and visible["rating_avg"] == 4.0
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "course.moderate_rating")
+        )
+        == 1
+    )
+
+
+def test_rating_on_the_course_page(client, tree):
+    from tests.factories import csrf_token, login
+
+    orgs, admin, teacher = tree
+    course = make_course(teacher=teacher, publish_by=admin, title="页面评分课程")
+    db.session.commit()
+    login(client, make_user(org=orgs["unit11"]))
+    token = csrf_token(client, f"/courses/{course.id}")
+    done = client.post(
+        f"/courses/{course.id}/rating", data={"csrf_token": token, "stars": "5", "comment": "很好"}
+    )
+    assert done.status_code == 302
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "感谢您的评价" in page and "★★★★★ 很好" in page and "5 分（共 1 人评价）" in page
