@@ -7,13 +7,10 @@ updates the same accounts instead of duplicating them.
 
 from __future__ import annotations
 
-import csv
 import io
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from lms.accounts.models import CADRE_CATEGORY_LABELS, RANK_LABELS, Organization, User
@@ -24,6 +21,9 @@ from lms.core.db import db
 from lms.core.errors import ValidationFailed
 from lms.core.i18n import N_
 from lms.core.permissions import require
+from lms.core.tabular import ImportRejected, RowError, read_rows
+
+__all__ = ["ImportRejected", "ImportResult", "RowError", "import_users", "parse_file"]
 
 MAX_ROWS = 20_000
 
@@ -39,22 +39,6 @@ COLUMNS = [
 REQUIRED = {"login_name", "display_name", "org"}
 HEADING_TO_KEY = {heading: key for key, heading in COLUMNS} | {key: key for key, _ in COLUMNS}
 HEADING_OF = dict(COLUMNS)
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # 1-based row number as the spreadsheet shows it (the heading is row 1)
-    column: str  # heading as in the file, or "" for the whole row
-    reason: str  # English message id, translated when shown
-
-
-class ImportRejected(ValidationFailed):
-    code = "import_rejected"
-    message = N_("The file was not imported: fix the rows listed and upload it again.")
-
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__()
-        self.errors = errors
 
 
 @dataclass
@@ -88,39 +72,6 @@ def template_csv() -> bytes:
     return ("\ufeff" + ",".join(h for _, h in COLUMNS) + "\r\n").encode("utf-8")
 
 
-def _decode_csv(data: bytes) -> str:
-    # Excel in China saves CSV as GBK/GB18030; UTF-8 (with or without BOM) is tried first.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ImportRejected(
-        [RowError(0, "", N_("The file encoding is not recognised: save it as UTF-8 CSV or .xlsx."))]
-    )
-
-
-def _read_rows(filename: str, data: bytes) -> Iterator[list[object]]:
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        if not data.startswith(b"PK"):
-            raise ImportRejected([RowError(0, "", N_("The file is not a valid .xlsx workbook."))])
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-            raise ImportRejected([RowError(0, "", N_("The file is not a valid .xlsx workbook."))]) from None
-        sheet = book.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield list(row)
-        book.close()
-    elif name.endswith(".csv"):
-        if b"\x00" in data:
-            raise ImportRejected([RowError(0, "", N_("The file is not a text CSV file."))])
-        yield from csv.reader(io.StringIO(_decode_csv(data), newline=""))
-    else:
-        raise ImportRejected([RowError(0, "", N_("Upload the .xlsx or .csv template."))])
-
-
 @dataclass(frozen=True)
 class ParsedRow:
     row: int
@@ -130,7 +81,7 @@ class ParsedRow:
 
 def parse_file(filename: str, data: bytes) -> list[ParsedRow]:
     """Read and validate every row's fields (no database). Raises ``ImportRejected`` with all errors."""
-    rows = _read_rows(filename, data)
+    rows = read_rows(filename, data)
     heading = next(rows, None)
     if heading is None:
         raise ImportRejected([RowError(0, "", N_("The file is empty."))])

@@ -51,14 +51,6 @@ def is_teacher(user: User) -> bool:
     return any(g.role == Role.TEACHER for g in roles_of(user))
 
 
-def can_manage_org(actor: User, org: Organization) -> bool:
-    return admin_scope(actor).covers(org)
-
-
-def can_manage_user(actor: User, user: User) -> bool:
-    return admin_scope(actor).covers(user.org)
-
-
 def can_grant(actor: User, role: Role, org: Organization | None) -> bool:
     scope = admin_scope(actor)
     if role == Role.SYSTEM_ADMIN:

@@ -60,21 +60,6 @@ def list_orgs(
     return _page(stmt.order_by(Organization.path), page, per_page)
 
 
-def list_children(parent: Organization) -> list[Organization]:
-    return list(
-        db.session.scalars(
-            select(Organization).where(Organization.parent_id == parent.id).order_by(Organization.name)
-        )
-    )
-
-
-def orgs_by_path(paths: set[str]) -> dict[str, Organization]:
-    if not paths:
-        return {}
-    rows = db.session.scalars(select(Organization).where(Organization.path.in_(paths)))
-    return {org.path: org for org in rows}
-
-
 def find_user_by_login(login_name: str) -> User | None:
     return db.session.scalar(select(User).where(User.login_name == login_name))
 

@@ -20,8 +20,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lms.accounts.importing import ImportRejected, RowError, _decode_csv
-from lms.accounts.importing import _read_rows as _read_table
 from lms.accounts.models import Organization, User
 from lms.accounts.permissions import admin_scope
 from lms.audit import services as audit
@@ -32,6 +30,7 @@ from lms.core.db import db
 from lms.core.errors import ValidationFailed
 from lms.core.i18n import N_
 from lms.core.permissions import require
+from lms.core.tabular import ImportRejected, RowError, decode_csv, read_rows
 
 __all__ = ["COLUMNS", "CourseImportResult", "ImportRejected", "RowError", "import_courses"]
 
@@ -105,7 +104,7 @@ def _read(filename: str, data: bytes) -> Iterator[_Row]:
         return
     if not name.endswith((".csv", ".xlsx")):
         raise ImportRejected([RowError(0, "", N_("Upload a .csv, .xlsx or .jsonl course list."))])
-    rows = _read_table(filename, data)
+    rows = read_rows(filename, data)
     heading = next(rows, None)
     if heading is None:
         raise ImportRejected([RowError(0, "", N_("The file is empty."))])
@@ -123,7 +122,7 @@ def _read(filename: str, data: bytes) -> Iterator[_Row]:
 
 
 def _read_jsonl(data: bytes) -> Iterator[_Row]:
-    text = _decode_csv(data)
+    text = decode_csv(data)
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue

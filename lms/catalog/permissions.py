@@ -23,8 +23,3 @@ def can_edit(actor: User, course: Course, org_path: str) -> bool:
 
 def can_review(actor: User, org_path: str) -> bool:
     return admin_scope(actor).covers_path(org_path)
-
-
-def visible_to(paths: list[str], user_org_path: str) -> bool:
-    """A course is visible to everyone in the subtrees listed in its visibility paths."""
-    return any(user_org_path.startswith(path) for path in paths)
