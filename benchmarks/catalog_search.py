@@ -17,12 +17,13 @@ import os
 import random
 import secrets
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -219,35 +220,6 @@ def _drive(port: int, token: str, users: int, seconds: float) -> tuple[list[floa
     return samples, errors, degraded
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:  # type: ignore[type-arg]
-    log = (OUT / f"catalog-gunicorn-{port}.log").open("w")
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "4",
-            "--access-logfile",
-            "/dev/null",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-            return server
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not start; see {log.name}")
-
-
 def _report(name: str, samples: list[float], errors: int, seconds: float, degraded: bool) -> None:
     q = statistics.quantiles(samples, n=100)
     print(
@@ -284,7 +256,6 @@ def main() -> int:
     from lms.discovery.services import reindex_all
 
     app = create_app()
-    servers = []
     try:
         with app.app_context():
             upgrade()
@@ -296,27 +267,19 @@ def main() -> int:
         )
         with app.app_context():
             started = time.perf_counter()
-            done = reindex_all(get_search_engine())
+            report = reindex_all(get_search_engine())
             get_search_engine().refresh()
-            print(f"full reindex: {done} courses in {time.perf_counter() - started:.1f} s")
+            print(f"full reindex: {report.documents} courses in {time.perf_counter() - started:.1f} s")
             db.session.remove()
-        port = 18000 + secrets.randbelow(1000)
-        servers.append(_serve(env, port))
-        token = _token(port, "gb0001")
-        samples, errors, degraded = _drive(port, token, args.users, args.seconds)
-        _report(f"search via engine   ({args.users} clients)", samples, errors, args.seconds, degraded)
         closed = {"LMS_ELASTICSEARCH_URL": "http://127.0.0.1:9", "LMS_SEARCH_BACKEND": "elasticsearch"}
-        servers.append(_serve(env | closed, port + 1))
-        token = _token(port + 1, "gb0001")
-        samples, errors, degraded = _drive(port + 1, token, args.users, args.seconds)
-        _report(f"search via database ({args.users} clients)", samples, errors, args.seconds, degraded)
+        for name, server_env in (("engine  ", env), ("database", env | closed)):
+            with gunicorn(
+                server_env, workers=4, log_path=OUT / f"catalog-gunicorn-{name.strip()}.log"
+            ) as port:
+                token = _token(port, "gb0001")
+                samples, errors, degraded = _drive(port, token, args.users, args.seconds)
+                _report(f"search via {name} ({args.users} clients)", samples, errors, args.seconds, degraded)
     finally:
-        for server in servers:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
         with app.app_context():
             engine = get_search_engine() if env.get("LMS_SEARCH_BACKEND") == "elasticsearch" else None
             if engine is not None:

@@ -17,13 +17,14 @@ import multiprocessing as mp
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
+
+from gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/out"
@@ -84,12 +85,6 @@ def _worker(args: tuple[int, str, str, str, float, int]) -> list[tuple[str, floa
             assert status == 200, status
             samples.append(("home", time.perf_counter() - start))
     return samples
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _report(name: str, samples: list[tuple[str, float]], seconds: float) -> None:
@@ -165,33 +160,7 @@ def main() -> int:
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([flask, "lms", "seed-demo"], cwd=ROOT, env=env, check=True, capture_output=True)
 
-    port = _free_port()
-    log = (OUT / "gunicorn.log").open("w")  # closed with the process; errors land here
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--access-logfile",
-            "/dev/null",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
+    with gunicorn(env, workers=args.workers, log_path=OUT / "gunicorn.log") as port:
         print(
             f"gunicorn: {args.workers} workers x 4 threads; database: {env.get('LMS_DATABASE_URL', 'sqlite')}"
         )
@@ -205,13 +174,6 @@ def main() -> int:
                 elapsed = time.perf_counter() - start
                 _report(f"phase {phase}", [s for r in results for s in r], elapsed)
         _wrk_home(port, args.users, args.seconds)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
     return 0
 
 
