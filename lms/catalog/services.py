@@ -81,13 +81,14 @@ def _audit(actor: User, action: str, course: Course, org: Organization, title: s
     )
 
 
-def _changed(course: Course) -> None:
-    """Keep the derived visibility rows in step with the published revision, bump the version search
-    compares, and tell subscribers (search sync) inside this transaction."""
-    db.session.execute(delete(CourseVisibility).where(CourseVisibility.course_id == course.id))
-    if course.status == CourseStatus.PUBLISHED and course.published_revision is not None:
-        for path in sorted(set(course.published_revision.visibility_paths)):
-            db.session.add(CourseVisibility(course_id=course.id, org_path=path))
+def _changed(course: Course, *, published_state: bool = True) -> None:
+    """Bump the version search compares and tell subscribers (search sync) inside this transaction.
+    When what is published changed (``published_state``), rebuild the derived visibility rows too."""
+    if published_state:
+        db.session.execute(delete(CourseVisibility).where(CourseVisibility.course_id == course.id))
+        if course.status == CourseStatus.PUBLISHED and course.published_revision is not None:
+            for path in sorted(set(course.published_revision.visibility_paths)):
+                db.session.add(CourseVisibility(course_id=course.id, org_path=path))
     course.version += 1
     db.session.flush()
     course_changed.send(course)
@@ -299,4 +300,4 @@ def _refresh_rating(course: Course) -> None:
     ).one()
     course.rating_count = count
     course.rating_avg = Decimal(str(round(float(average or 0), 2)))
-    _changed(course)
+    _changed(course, published_state=False)  # only the rating changed: visibility rows stay
