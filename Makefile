@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= $(or $(LMS_PORT),8000)
 export FLASK_APP := wsgi:app
 
-.PHONY: run test venv system-deps translations migrate seed worker lint services-up services-down bench clean
+.PHONY: run test static venv system-deps translations migrate seed worker lint services-up services-down bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@touch $@
 
 venv: $(BIN)/.installed
+
+# hls.js and echarts from npm, copied into lms/static/dist/ (git-ignored); fast when up to date.
+static:
+	@bash scripts/build_static.sh
 
 # Debian's ffmpeg/ffprobe (the media pipeline needs them); installed when missing and we may.
 system-deps:
@@ -33,7 +37,7 @@ seed: migrate
 	$(BIN)/flask lms seed-demo
 
 # Serves the platform on embedded defaults (or on whatever LMS_* points at) with its Celery worker.
-run: system-deps seed
+run: system-deps seed static
 	@mkdir -p instance
 	@$(BIN)/celery -A lms.worker worker --beat --schedule instance/celerybeat-schedule --loglevel=warning \
 	   --pool=threads --concurrency=2 \
@@ -50,7 +54,7 @@ lint: venv
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/lint-imports
 
-test: venv translations system-deps lint
+test: venv translations system-deps static lint
 	$(BIN)/python -m pytest
 
 services-up:
