@@ -1,0 +1,1 @@
+"""Learning hours: playback sessions, heartbeats, lesson progress and the 学时 ledger."""
