@@ -49,6 +49,7 @@ def remove_bucket(settings: dict[str, Any], bucket: str) -> None:
     """Delete a test bucket and everything in it (with the SDK, not the code under test)."""
     client = Minio(settings["endpoint"], settings["access_key"], settings["secret_key"], secure=False)
     try:
+        abort_uploads(client, bucket)
         names = [obj.object_name for obj in client.list_objects(bucket, recursive=True)]
         errors = list(client.remove_objects(bucket, [DeleteObject(name) for name in names]))
         assert not errors, errors
@@ -56,6 +57,12 @@ def remove_bucket(settings: dict[str, Any], bucket: str) -> None:
     except S3Error as exc:
         if exc.code != "NoSuchBucket":
             raise
+
+
+def abort_uploads(client: Minio, bucket: str) -> None:
+    """Abort the multipart uploads a test left behind (the SDK has no public call for this)."""
+    for upload in client._list_multipart_uploads(bucket).uploads:
+        client._abort_multipart_upload(bucket, upload.object_name, upload.upload_id)
 
 
 @pytest.fixture(params=["local", "minio"])
@@ -71,10 +78,13 @@ def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
         local.ensure_bucket()
         yield local
         return
-    minio = MinioStore(**request.getfixturevalue("minio_settings"))
+    settings = request.getfixturevalue("minio_settings")
+    minio = MinioStore(**settings)
     yield minio
     for info in list(minio.list()):
         minio.delete(info.key)
+    client = Minio(settings["endpoint"], settings["access_key"], settings["secret_key"], secure=False)
+    abort_uploads(client, settings["bucket"])
 
 
 @pytest.fixture
