@@ -34,7 +34,7 @@ migrate: venv translations
 	$(BIN)/flask db upgrade
 
 seed: migrate
-	$(BIN)/flask lms seed-demo
+	$(BIN)/flask lms seed-demo --media
 
 # Serves the platform on embedded defaults (or on whatever LMS_* points at) with its Celery worker.
 run: system-deps seed static

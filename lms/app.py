@@ -148,28 +148,41 @@ def _force_password_change():  # type: ignore[no-untyped-def]
 
 
 def _template_globals() -> dict[str, object]:
+    from lms.accounts.permissions import is_teacher
     from lms.accounts.web import current_scope
 
-    scope = current_scope(current_user) if current_user.is_authenticated and "api_user" not in g else None
-    return {"is_admin": bool(scope and scope.is_admin), "current_locale": _select_locale()}
+    signed_in = current_user.is_authenticated and "api_user" not in g
+    scope = current_scope(current_user) if signed_in else None
+    is_admin = bool(scope and scope.is_admin)
+    return {
+        "is_admin": is_admin,
+        "can_author": signed_in and (is_admin or is_teacher(current_user)),
+        "current_locale": _select_locale(),
+    }
 
 
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as auth_bp
     from lms.admin.views import bp as admin_bp
     from lms.api.catalog import bp as api_catalog_bp
+    from lms.api.media import bp as api_media_bp
     from lms.api.v1 import bp as api_bp
     from lms.discovery.views import bp as catalog_bp
+    from lms.learning.views import bp as learn_bp
+    from lms.media.views import bp as media_bp
     from lms.ops.views import bp as ops_bp
     from lms.portal.views import bp as portal_bp
 
-    for blueprint in (ops_bp, auth_bp, portal_bp, catalog_bp, admin_bp, api_bp, api_catalog_bp):
+    api = (api_bp, api_catalog_bp, api_media_bp)
+    for blueprint in (ops_bp, auth_bp, portal_bp, catalog_bp, media_bp, learn_bp, admin_bp, *api):
         app.register_blueprint(blueprint)
-    for blueprint in (api_bp, api_catalog_bp):
-        csrf.exempt(blueprint)  # bearer tokens, not cookies: nothing for a cross-site form to ride on
+    for blueprint in api:
+        # Bearer tokens, or the session cookie with an X-CSRFToken header (checked in authenticate_bearer)
+        csrf.exempt(blueprint)
 
 
 def _connect_signals() -> None:
+    import lms.media.tasks  # noqa: F401  (registers the media tasks)
     from lms.discovery.signals import connect_signals
 
     connect_signals()

@@ -17,12 +17,24 @@ lms_cli = AppGroup("lms", help="Platform commands (demo data, admin accounts).")
 
 @lms_cli.command("seed-demo")
 @click.option("--json", "as_json", is_flag=True, help="Print the demo logins as JSON.")
-def seed_demo_command(as_json: bool) -> None:
+@click.option("--media", is_flag=True, help="Also make and process a few demo lessons with ffmpeg (~1 min).")
+def seed_demo_command(as_json: bool, media: bool) -> None:
     """Load the demo province (idempotent) and print the demo logins."""
+    from flask import current_app
+
+    from lms.demo.media import seed_demo_media
     from lms.demo.seed import seed_demo
+    from lms.media.storage import get_storage
 
     report = seed_demo()
     db.session.commit()
+    if media:
+        if not as_json:
+            click.echo("正在生成并转码演示视频课（约 1 分钟）…")
+        made = seed_demo_media(get_storage(), current_app.extensions["lms.settings"])
+        db.session.commit()
+        if not as_json and made:
+            click.echo(f"演示视频课：已处理 {made} 个课时，可用任一学员账号在“课程”中搜索“学习导引”观看。")
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False, indent=2))
         return

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ENVIRONMENTS = ("development", "production", "test")
 STORAGE_BACKENDS = ("local", "minio")
+MEDIA_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 SEARCH_BACKENDS = ("embedded", "elasticsearch")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -84,6 +85,14 @@ class Settings:
     session_cookie_secure: bool = False
     max_upload_mb: int = 20
     proxy_hops: int = 0
+    # Media (the browser uploads straight to MinIO; these bound what the server accepts)
+    minio_public_endpoint: str = ""  # host:port browsers use for presigned URLs (default: the endpoint)
+    minio_public_secure: bool = False
+    media_max_upload_mb: int = 8192  # one lecture file
+    media_quota_gb: int = 50  # per teacher, originals counted
+    media_max_duration_minutes: int = 240
+    media_url_ttl_hours: int = 12  # presigned segment URLs outlive a viewing with pauses
+    media_preset: str = "veryfast"
 
     @property
     def is_production(self) -> bool:
@@ -141,6 +150,17 @@ class Settings:
             session_cookie_secure=_bool(env, "LMS_SESSION_COOKIE_SECURE", mode == "production"),
             max_upload_mb=_int(env, "LMS_MAX_UPLOAD_MB", 20, minimum=1, maximum=10_240),
             proxy_hops=_int(env, "LMS_PROXY_HOPS", 0, minimum=0, maximum=5),
+            minio_public_endpoint=_str(env, "LMS_MINIO_PUBLIC_ENDPOINT"),
+            minio_public_secure=_bool(env, "LMS_MINIO_PUBLIC_SECURE", _bool(env, "LMS_MINIO_SECURE", False)),
+            media_max_upload_mb=_int(
+                env, "LMS_MEDIA_MAX_UPLOAD_MB", 8192, minimum=1, maximum=5 * 1024 * 1024
+            ),
+            media_quota_gb=_int(env, "LMS_MEDIA_QUOTA_GB", 50, minimum=1, maximum=100_000),
+            media_max_duration_minutes=_int(
+                env, "LMS_MEDIA_MAX_DURATION_MINUTES", 240, minimum=1, maximum=24 * 60
+            ),
+            media_url_ttl_hours=_int(env, "LMS_MEDIA_URL_TTL_HOURS", 12, minimum=1, maximum=7 * 24 - 1),
+            media_preset=_choice(env, "LMS_MEDIA_PRESET", "veryfast", MEDIA_PRESETS),
         )
         settings.validate()
         return settings
@@ -213,6 +233,13 @@ KNOWN_VARIABLES = frozenset(
         "LMS_SESSION_COOKIE_SECURE",
         "LMS_MAX_UPLOAD_MB",
         "LMS_PROXY_HOPS",
+        "LMS_MINIO_PUBLIC_ENDPOINT",
+        "LMS_MINIO_PUBLIC_SECURE",
+        "LMS_MEDIA_MAX_UPLOAD_MB",
+        "LMS_MEDIA_QUOTA_GB",
+        "LMS_MEDIA_MAX_DURATION_MINUTES",
+        "LMS_MEDIA_URL_TTL_HOURS",
+        "LMS_MEDIA_PRESET",
         # read by the tooling around the app (scripts/services.sh, tests, make), not by the app
         "LMS_REQUIRE_SERVICES",
         "LMS_PORT",

@@ -52,6 +52,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small lectures, a phone video, audio, a cover and bad files, made with ffmpeg's test sources."""
+    from tests.media_helpers import make_media
+
+    return make_media(tmp_path_factory.mktemp("media"))
+
+
 @pytest.fixture
 def db_session(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """Everything a test (and the requests it makes) commits is rolled back afterwards."""

@@ -6,6 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
 from lms.accounts import queries, services
 from lms.accounts.errors import PasswordChangeRequired
@@ -14,7 +17,7 @@ from lms.accounts.permissions import AdminScope, roles_of
 from lms.accounts.web import current_scope
 from lms.audit import queries as audit_queries
 from lms.core.db import db
-from lms.core.errors import Unauthorized, ValidationFailed
+from lms.core.errors import LmsError, Unauthorized, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.permissions import require
 from lms.core.web import client_ip, current_actor, json_body, page_args
@@ -29,13 +32,33 @@ BEFORE_PASSWORD_CHANGE = {"api.me", "api.change_password", "api.revoke_token"}
 def authenticate_bearer() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-    token = services.resolve_token(raw.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
-        raise Unauthorized(N_("A valid bearer token is required."), headers={"WWW-Authenticate": "Bearer"})
-    g.api_user, g.api_token = token.user, token
-    if token.user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
+    header = request.headers.get("Authorization", "")
+    if not header and current_user.is_authenticated:
+        # The platform's own pages call the API with their session cookie; like a form post, a
+        # state-changing call must then carry the page's CSRF token (X-CSRFToken header).
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken", ""))
+            except ValidationError as error:
+                raise CsrfFailed() from error
+        user = current_user._get_current_object()
+    else:
+        scheme, _, raw = header.partition(" ")
+        token = services.resolve_token(raw.strip()) if scheme.lower() == "bearer" else None
+        if token is None:
+            raise Unauthorized(
+                N_("A valid bearer token is required."), headers={"WWW-Authenticate": "Bearer"}
+            )
+        g.api_user, g.api_token = token.user, token
+        user = token.user
+    if user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
         raise PasswordChangeRequired()
+
+
+class CsrfFailed(LmsError):
+    http_status = 400
+    code = "csrf_failed"
+    message = N_("The form expired. Please reload the page and try again.")
 
 
 def org_json(org: Organization) -> dict[str, Any]:
@@ -113,7 +136,10 @@ def issue_token() -> tuple[Response, int]:
 
 @bp.delete("/auth/token")
 def revoke_token() -> tuple[str, int]:
-    services.revoke_token(token=g.api_token)
+    token = g.get("api_token")
+    if token is None:  # signed in with the page's session: there is no token to revoke
+        raise Unauthorized(N_("A valid bearer token is required."), headers={"WWW-Authenticate": "Bearer"})
+    services.revoke_token(token=token)
     db.session.commit()
     return "", 204
 

@@ -30,3 +30,8 @@ class CourseCodeTaken(Conflict):
 class CommentTooLong(ValidationFailed):
     code = "comment_too_long"
     message = N_("The comment is longer than 500 characters.")
+
+
+class LessonMediaNotReady(InvalidState):
+    code = "lesson_media_not_ready"
+    message = N_("The media of lesson “%(title)s” is not ready (still processing, failed or taken down).")

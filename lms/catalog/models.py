@@ -172,3 +172,21 @@ class CourseRating(TimestampMixin, db.Model):
     is_hidden: Mapped[bool] = mapped_column(default=False)
     moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     moderation_reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Lesson(db.Model):
+    """A published lesson with a stable id (its course and ``key`` across revisions), derived from the
+    published revision when it is approved. Learners' progress and playback refer to it, so editing a
+    course keeps their progress; a lesson dropped from the course stays as an inactive row."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (UniqueConstraint("course_id", "key"),)
+
+    id: Mapped[intpk]
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    media_asset_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"), index=True)
+    duration_s: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(default=True)

@@ -6,7 +6,15 @@ from sqlalchemy import Select, func, or_, select
 
 from lms.accounts.models import Organization, User
 from lms.accounts.permissions import AdminScope
-from lms.catalog.models import Category, Course, CourseRating, CourseRevision, CourseStatus, CourseVisibility
+from lms.catalog.models import (
+    Category,
+    Course,
+    CourseRating,
+    CourseRevision,
+    CourseStatus,
+    CourseVisibility,
+    Lesson,
+)
 from lms.core.db import db
 from lms.core.errors import NotFound
 from lms.core.pagination import Page
@@ -160,3 +168,19 @@ def rating_of(course: Course, user: User) -> CourseRating | None:
     return db.session.scalar(
         select(CourseRating).where(CourseRating.course_id == course.id, CourseRating.user_id == user.id)
     )
+
+
+def active_lessons(course_id: int) -> list[Lesson]:
+    return list(
+        db.session.scalars(
+            select(Lesson).where(Lesson.course_id == course_id, Lesson.is_active).order_by(Lesson.position)
+        )
+    )
+
+
+def get_visible_lesson(user: User, lesson_id: int) -> tuple[Lesson, Course]:
+    """An active lesson of a published course the learner may see; anything else is NotFound."""
+    lesson = db.session.get(Lesson, lesson_id) if 0 < lesson_id <= MAX_ID else None
+    if lesson is None or not lesson.is_active:
+        raise NotFound()
+    return lesson, get_published_course(user, lesson.course_id)

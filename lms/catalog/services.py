@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from lms.catalog import permissions
 from lms.catalog.errors import (
     CommentTooLong,
     CourseCodeTaken,
+    LessonMediaNotReady,
     NotEditable,
     NothingToSubmit,
     NotInReview,
@@ -25,6 +27,7 @@ from lms.catalog.models import (
     CourseRevision,
     CourseStatus,
     CourseVisibility,
+    Lesson,
     RevisionStatus,
 )
 from lms.catalog.signals import course_changed
@@ -33,6 +36,8 @@ from lms.core.db import db, utcnow
 from lms.core.errors import ValidationFailed
 from lms.core.i18n import N_
 from lms.core.permissions import require
+from lms.media.models import AssetKind, AssetStatus
+from lms.media.queries import usable_assets
 
 CONTENT_FIELDS = (
     "title",
@@ -81,6 +86,63 @@ def _audit(actor: User, action: str, course: Course, org: Organization, title: s
     )
 
 
+def _check_media(actor: User, data: CourseData, allowed: Collection[int] = ()) -> None:
+    """Lessons may only use assets the author owns or administers (or ones already in the course)."""
+    ids: set[int] = set()
+    for lesson in data.lessons:
+        value = lesson.get("media_asset_id")
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationFailed(fields={"lessons": N_("A lesson's media is not one you may use.")})
+        ids.add(value)
+    new = ids - set(allowed)
+    usable = usable_assets(actor, sorted(new))
+    for asset_id in new:
+        asset = usable.get(asset_id)
+        if asset is None or asset.kind == AssetKind.IMAGE or asset.status == AssetStatus.TAKEN_DOWN:
+            raise ValidationFailed(fields={"lessons": N_("A lesson's media is not one you may use.")})
+
+
+def _media_ids(revision: CourseRevision | None) -> set[int]:
+    if revision is None:
+        return set()
+    return {
+        int(i) for i in (lesson.get("media_asset_id") for lesson in revision.lessons) if isinstance(i, int)
+    }
+
+
+def _sync_lessons(course: Course, revision: CourseRevision) -> None:
+    """Publish the revision's lessons as rows with stable ids; every lesson's media must be ready."""
+    from lms.media.models import MediaAsset
+
+    ids = sorted(_media_ids(revision))
+    assets = (
+        {a.id: a for a in db.session.scalars(select(MediaAsset).where(MediaAsset.id.in_(ids)))} if ids else {}
+    )
+    for lesson in revision.lessons:
+        asset_id = lesson.get("media_asset_id")
+        if asset_id is not None and (asset_id not in assets or assets[asset_id].status != AssetStatus.READY):
+            raise LessonMediaNotReady(title=lesson.get("title", ""))
+    existing = {
+        row.key: row for row in db.session.scalars(select(Lesson).where(Lesson.course_id == course.id))
+    }
+    for row in existing.values():
+        row.is_active = False
+    published = []
+    for position, lesson in enumerate(revision.lessons):
+        row = existing.get(lesson["key"])
+        if row is None:
+            row = Lesson(course_id=course.id, key=lesson["key"])
+            db.session.add(row)
+        asset = assets.get(lesson.get("media_asset_id"))  # type: ignore[arg-type]
+        row.position, row.title, row.is_active = position, lesson["title"], True
+        row.media_asset_id = asset.id if asset else None
+        row.duration_s = round(asset.duration_s or 0) if asset else int(lesson.get("duration_s") or 0)
+        published.append(lesson | {"duration_s": row.duration_s})  # ffprobe's duration is what counts
+    revision.lessons = published
+
+
 def _changed(course: Course, *, published_state: bool = True) -> None:
     """Bump the version search compares and tell subscribers (search sync) inside this transaction.
     When what is published changed (``published_state``), rebuild the derived visibility rows too."""
@@ -108,6 +170,7 @@ def create_course(
         and (actor.org.path.startswith(org.path) or permissions.can_review(actor, org.path)),
         "create_course",
     )
+    _check_media(actor, data)
     code = (code or "").strip()[:64] or None
     if code and db.session.scalar(select(Course.id).where(Course.code == code)) is not None:
         raise CourseCodeTaken(fields={"code": CourseCodeTaken.message})
@@ -136,6 +199,7 @@ def edit_course(
     revision = course.working_revision
     if revision is not None and revision.status == RevisionStatus.SUBMITTED:
         raise NotEditable()
+    _check_media(actor, data, _media_ids(course.published_revision) | _media_ids(revision))
     if revision is None:
         published = course.published_revision
         assert published is not None
@@ -189,6 +253,7 @@ def approve(*, actor: User, course: Course, comment: str = "", now: datetime | N
     org, revision = _pending(actor, course)
     now = now or utcnow()
     before = _snapshot(course.published_revision) if course.published_revision else None
+    _sync_lessons(course, revision)
     revision.status = RevisionStatus.APPROVED
     revision.reviewed_by_id, revision.reviewed_at, revision.review_comment = actor.id, now, comment[:500]
     course.published_revision_id, course.working_revision_id = revision.id, None

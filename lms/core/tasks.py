@@ -37,7 +37,10 @@ def celery_init_app(app: Flask, broker_url: str, *, always_eager: bool = False) 
         broker_transport_options={"visibility_timeout": 3600} if broker_url.startswith("redis") else {},
         timezone="Asia/Shanghai",
         # Sweeps that recover work an after-commit dispatch could not start (broker or engine down).
-        beat_schedule={"discovery-sync-sweep": {"task": "discovery.sync_search", "schedule": 60.0}},
+        beat_schedule={
+            "discovery-sync-sweep": {"task": "discovery.sync_search", "schedule": 60.0},
+            "media-sweep": {"task": "media.sweep", "schedule": 60.0},
+        },
         enable_utc=True,
     )
     celery_app.set_default()

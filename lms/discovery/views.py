@@ -106,6 +106,7 @@ def course(course_id: int) -> str:
         mine=queries.rating_of(found, user),
         comments=queries.list_ratings(found, include_hidden=False, per_page=20),
         course=found,
+        lessons=queries.active_lessons(found.id),
         revision=revision,
         teachers=teachers,
         kind_label=KIND_LABELS.get(CourseKind(revision.kind)),

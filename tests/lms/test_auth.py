@@ -145,10 +145,23 @@ def test_api_rejects_missing_bad_and_expired_tokens(client):
     assert response.get_json()["message"] == "需要有效的访问令牌（Bearer Token）。"
 
 
-def test_api_session_cookie_is_not_enough(client):
+def test_the_platforms_own_pages_call_the_api_with_their_session_and_csrf_token(client):
     user = make_user(org=make_org())
     login(client, user)
-    assert client.get("/api/v1/me").status_code == 401  # the API takes bearer tokens only
+    assert client.get("/api/v1/me").get_json()["login_name"] == user.login_name
+    # A state-changing call riding on the cookie alone (what a cross-site page could send) is refused
+    forged = client.post("/api/v1/me/password", json={"current_password": "x", "new_password": "y"})
+    assert forged.status_code == 400
+    assert forged.get_json()["error"] == "csrf_failed"
+    token = csrf_token(client, "/")
+    response = client.post(
+        "/api/v1/me/password",
+        json={"current_password": "wrong", "new_password": "Another-Passw0rd!"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 422  # past the CSRF check: the service judged the request
+    # There is no token to revoke for a session
+    assert client.delete("/api/v1/auth/token", headers={"X-CSRFToken": token}).status_code == 401
 
 
 def test_password_change_revokes_tokens_and_other_sessions(client, app):
