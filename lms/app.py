@@ -165,6 +165,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as auth_bp
     from lms.admin.views import bp as admin_bp
     from lms.api.catalog import bp as api_catalog_bp
+    from lms.api.learning import bp as api_learning_bp
     from lms.api.media import bp as api_media_bp
     from lms.api.v1 import bp as api_bp
     from lms.discovery.views import bp as catalog_bp
@@ -173,7 +174,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.ops.views import bp as ops_bp
     from lms.portal.views import bp as portal_bp
 
-    api = (api_bp, api_catalog_bp, api_media_bp)
+    api = (api_bp, api_catalog_bp, api_media_bp, api_learning_bp)
     for blueprint in (ops_bp, auth_bp, portal_bp, catalog_bp, media_bp, learn_bp, admin_bp, *api):
         app.register_blueprint(blueprint)
     for blueprint in api:

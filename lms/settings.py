@@ -93,6 +93,13 @@ class Settings:
     media_max_duration_minutes: int = 240
     media_url_ttl_hours: int = 12  # presigned segment URLs outlive a viewing with pauses
     media_preset: str = "veryfast"
+    # Learning hours (the rules engine's policy; see lms/learning/rules.py)
+    playback_max_rate_percent: int = 100  # 100 = 1.0x: faster playback earns no more than real time
+    heartbeat_interval_s: int = 15
+    completion_percent: int = 95  # share of the ffprobe duration a lesson needs to be complete
+    challenge_min_minutes: int = 10  # presence checks at random between min and max; 0 turns them off
+    challenge_max_minutes: int = 20
+    daily_cap_hours: int = 0  # online 学时 a cadre may earn per day; 0 = no cap
 
     @property
     def is_production(self) -> bool:
@@ -161,6 +168,14 @@ class Settings:
             ),
             media_url_ttl_hours=_int(env, "LMS_MEDIA_URL_TTL_HOURS", 12, minimum=1, maximum=7 * 24 - 1),
             media_preset=_choice(env, "LMS_MEDIA_PRESET", "veryfast", MEDIA_PRESETS),
+            playback_max_rate_percent=_int(
+                env, "LMS_PLAYBACK_MAX_RATE_PERCENT", 100, minimum=50, maximum=400
+            ),
+            heartbeat_interval_s=_int(env, "LMS_HEARTBEAT_INTERVAL_S", 15, minimum=5, maximum=120),
+            completion_percent=_int(env, "LMS_COMPLETION_PERCENT", 95, minimum=50, maximum=100),
+            challenge_min_minutes=_int(env, "LMS_CHALLENGE_MIN_MINUTES", 10, minimum=0, maximum=600),
+            challenge_max_minutes=_int(env, "LMS_CHALLENGE_MAX_MINUTES", 20, minimum=0, maximum=600),
+            daily_cap_hours=_int(env, "LMS_DAILY_CAP_HOURS", 0, minimum=0, maximum=24),
         )
         settings.validate()
         return settings
@@ -240,6 +255,12 @@ KNOWN_VARIABLES = frozenset(
         "LMS_MEDIA_MAX_DURATION_MINUTES",
         "LMS_MEDIA_URL_TTL_HOURS",
         "LMS_MEDIA_PRESET",
+        "LMS_PLAYBACK_MAX_RATE_PERCENT",
+        "LMS_HEARTBEAT_INTERVAL_S",
+        "LMS_COMPLETION_PERCENT",
+        "LMS_CHALLENGE_MIN_MINUTES",
+        "LMS_CHALLENGE_MAX_MINUTES",
+        "LMS_DAILY_CAP_HOURS",
         # read by the tooling around the app (scripts/services.sh, tests, make), not by the app
         "LMS_REQUIRE_SERVICES",
         "LMS_PORT",

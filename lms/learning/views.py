@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, url_for
 from flask_login import login_required
 
 from lms.accounts.web import session_or_bearer
@@ -40,6 +40,7 @@ def lesson(lesson_id: int) -> str:
         lessons=lessons,
         asset=asset,
         poster=poster,
+        playback_url=url_for("api_learning.start_playback", lesson_id=found.id),  # type: ignore[attr-defined]
     )
 
 

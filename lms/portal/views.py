@@ -10,7 +10,7 @@ from lms.accounts import queries
 from lms.accounts.models import CADRE_CATEGORY_LABELS, RANK_LABELS
 from lms.accounts.web import current_scope
 from lms.core.web import current_actor
-from lms.portal.summary import year_summary
+from lms.learning.summary import learner_year
 
 bp = Blueprint("portal", __name__)
 
@@ -25,7 +25,7 @@ def home() -> str:
     return render_template(
         "portal/home.html",
         user=user,
-        summary=year_summary(user, year),
+        summary=learner_year(user, year) if user.is_learner else None,
         admin_counts=admin_counts,
         rank_label=RANK_LABELS.get(user.rank) if user.rank else None,  # type: ignore[call-overload]
         category_label=CADRE_CATEGORY_LABELS.get(user.cadre_category) if user.cadre_category else None,  # type: ignore[call-overload]

@@ -1,0 +1,229 @@
+"""Playback sessions and heartbeats (the web player and phone apps), a learner's hours, targets, and
+admins' ledger corrections. The server's clock is the only one that counts."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask_babel import gettext
+
+from lms.accounts.web import current_scope
+from lms.api.v1 import authenticate_bearer
+from lms.catalog import queries as catalog_queries
+from lms.core.db import db
+from lms.core.errors import InvalidState, ValidationFailed
+from lms.core.i18n import N_
+from lms.core.web import client_ip, current_actor, json_body
+from lms.learning import credits, playback, targets
+from lms.learning.credits import year_of
+from lms.learning.models import SessionStatus
+from lms.learning.summary import learner_year, learner_year_json
+from lms.media import queries as media_queries
+from lms.media.errors import AssetNotReady
+from lms.media.models import AssetStatus
+from lms.settings import Settings
+
+bp = Blueprint("api_learning", __name__, url_prefix="/api/v1")
+bp.before_request(authenticate_bearer)
+
+END_MESSAGES = {
+    "superseded": N_(
+        "Playback started in another tab or device, so timing here has stopped. "
+        "Only one lesson counts at a time."
+    ),
+    "expired": N_(
+        "No progress was reported for too long, so this playback ended. Start again to keep counting."
+    ),
+    "challenge_failed": N_(
+        "The presence check was not answered in time, so timing stopped. Start again to go on."
+    ),
+    "ended": N_("This playback has ended."),
+}
+
+
+def clock() -> float:
+    """Seconds since the epoch; tests replace ``lms.clock`` to control time."""
+    return float(current_app.extensions.get("lms.clock", time.time)())
+
+
+def _settings() -> Settings:
+    return current_app.extensions["lms.settings"]  # type: ignore[no-any-return]
+
+
+@bp.post("/lessons/<int:lesson_id>/playback")
+def start_playback(lesson_id: int) -> tuple[Response, int]:
+    actor = current_actor()
+    lesson, _course = catalog_queries.get_visible_lesson(actor, lesson_id)
+    asset = media_queries.find_asset(lesson.media_asset_id) if lesson.media_asset_id else None
+    if asset is None or asset.status != AssetStatus.READY:
+        raise AssetNotReady()
+    started = playback.start_playback(
+        actor=actor,
+        lesson=lesson,
+        asset=asset,
+        settings=_settings(),
+        now=clock(),
+        client_ip=client_ip(),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    db.session.commit()
+    return (
+        jsonify(
+            session_id=started.session.public_id,
+            heartbeat_interval_s=_settings().heartbeat_interval_s,
+            resume_position_s=started.resume_position_s,
+            duration_s=started.duration_s,
+            playlist_url=url_for("learn.playlist", lesson_id=lesson.id, path="master.m3u8"),
+        ),
+        201,
+    )
+
+
+def _ended_response(reason: str | None) -> tuple[Response, int]:
+    code = reason if reason in END_MESSAGES else "ended"
+    body = {"error": f"playback_{code}" if code in ("superseded", "expired") else code}
+    body["message"] = gettext(END_MESSAGES[code])
+    return jsonify(body), 409
+
+
+@bp.post("/playback/<session_id>/heartbeat")
+def heartbeat(session_id: str) -> tuple[Response, int]:
+    actor = current_actor()
+    hb = playback.parse_heartbeat(json_body())
+    session = playback.get_session(actor, session_id)  # locked until commit
+    now = clock()
+    if session.status == SessionStatus.ENDED:
+        playback.record_ended_heartbeat(actor=actor, session=session, hb=hb, now=now)
+        reason = session.ended_reason
+        db.session.commit()
+        return _ended_response(reason)
+    result = playback.heartbeat(actor=actor, session=session, hb=hb, settings=_settings(), now=now)
+    db.session.commit()
+    if result.ended:
+        return _ended_response(result.reason)
+    return (
+        jsonify(
+            accepted=result.accepted,
+            rejected=None if result.accepted else result.reason,
+            accepted_s=round(result.accepted_s, 3),
+            lesson={
+                "covered_s": round(result.covered_s, 3),
+                "duration_s": result.duration_s,
+                "percent": result.percent,
+                "completed": result.completed,
+            },
+            course_completed=result.course_completed,
+            challenge=result.challenge,
+        ),
+        200,
+    )
+
+
+@bp.get("/me/learning-hours")
+def my_learning_hours() -> Response:
+    actor = current_actor()
+    try:
+        year = int(request.args.get("year") or year_of(datetime.fromtimestamp(clock(), UTC)))
+    except ValueError as error:
+        raise ValidationFailed(fields={"year": N_("Must be a whole number.")}) from error
+    if not 2000 <= year <= 2100:
+        raise ValidationFailed(fields={"year": N_("Must be a whole number.")})
+    return jsonify(learner_year_json(learner_year(actor, year)))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Admins
+
+
+def rule_json(rule: Any, org_name: str | None = None) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "org_id": rule.org_id,
+        "org_name": org_name,
+        "rank": rule.rank,
+        "cadre_category": rule.cadre_category,
+        "hours_per_year": float(rule.hours_per_year),
+        "window_years": rule.window_years,
+        "required_hours": float(rule.required_hours),
+        "label": rule.label,
+    }
+
+
+@bp.get("/learning/targets")
+def list_targets() -> Response:
+    actor = current_actor()
+    if not current_scope(actor).is_admin:
+        raise InvalidState(N_("Only administrators manage targets."))
+    return jsonify(items=[rule_json(rule, name) for rule, name in targets.list_rules(actor)])
+
+
+@bp.post("/learning/targets")
+def create_target() -> tuple[Response, int]:
+    rule = targets.save_rule(actor=current_actor(), data=json_body())
+    db.session.commit()
+    return jsonify(target=rule_json(rule)), 201
+
+
+@bp.put("/learning/targets/<int:rule_id>")
+def update_target(rule_id: int) -> Response:
+    from lms.learning.models import TargetRule
+
+    rule = db.session.get(TargetRule, rule_id) if 0 < rule_id <= 2**31 - 1 else None
+    if rule is None:
+        from lms.core.errors import NotFound
+
+        raise NotFound()
+    rule = targets.save_rule(actor=current_actor(), data=json_body(), rule=rule)
+    db.session.commit()
+    return jsonify(target=rule_json(rule))
+
+
+def entry_json(entry: Any) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "user_id": entry.user_id,
+        "year": entry.year,
+        "hours": float(entry.hours),
+        "kind": str(entry.kind),
+        "source_kind": str(entry.source_kind),
+        "title": entry.title,
+        "reason": entry.reason,
+        "corrects_id": entry.corrects_id,
+        "created_by_id": entry.created_by_id,
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+@bp.post("/ledger/<int:entry_id>/revoke")
+def revoke_entry(entry_id: int) -> tuple[Response, int]:
+    actor = current_actor()
+    entry, owner = credits.get_entry_for_admin(actor, entry_id)
+    row = credits.revoke_entry(
+        actor=actor,
+        entry=entry,
+        owner=owner,
+        reason=str(json_body().get("reason") or ""),
+        now=datetime.now(UTC),
+    )
+    db.session.commit()
+    return jsonify(entry=entry_json(row)), 201
+
+
+@bp.post("/ledger/<int:entry_id>/corrections")
+def correct_entry(entry_id: int) -> tuple[Response, int]:
+    actor = current_actor()
+    entry, owner = credits.get_entry_for_admin(actor, entry_id)
+    data = json_body()
+    row = credits.correct_entry(
+        actor=actor,
+        entry=entry,
+        owner=owner,
+        delta=data.get("hours"),
+        reason=str(data.get("reason") or ""),
+        now=datetime.now(UTC),
+    )
+    db.session.commit()
+    return jsonify(entry=entry_json(row)), 201

@@ -1,0 +1,206 @@
+"""Learning hours through the HTTP API with a controlled server clock (the app's ``lms.clock``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lms.catalog import services as catalog
+from lms.catalog.queries import active_lessons
+from lms.catalog.validation import clean_course_data
+from lms.core.db import db
+from lms.learning.models import HeartbeatRecord, LedgerEntry
+from lms.media.models import AssetKind, AssetStatus, MediaAsset
+from tests.factories import bearer, make_admin, make_org, make_teacher, make_user
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_790_000_000.0  # 2026-09-21
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(app):  # type: ignore[no-untyped-def]
+    fake = Clock()
+    app.extensions["lms.clock"] = fake
+    yield fake
+    app.extensions.pop("lms.clock", None)
+
+
+@pytest.fixture
+def course(app):  # type: ignore[no-untyped-def]
+    """A published course with two 60 s lessons (ready media assets) worth 1.5 学时."""
+    org = make_org(name="党校")
+    teacher = make_teacher(org=org)
+    assets = []
+    for n in (1, 2):
+        asset = MediaAsset(
+            owner_id=teacher.id,
+            org_id=org.id,
+            kind=AssetKind.VIDEO,
+            title=f"第{n}讲",
+            status=AssetStatus.READY,
+            source_key=f"uploads/x/{n}",
+            duration_s=60.0,
+            playlist_key=f"media/{n}/t/master.m3u8",
+            output_prefix=f"media/{n}/t/",
+        )
+        db.session.add(asset)
+        db.session.flush()
+        assets.append(asset)
+    data = clean_course_data(
+        {
+            "title": "党章党规党纪专题",
+            "hours": "1.5",
+            "lessons": [{"title": a.title, "media_asset_id": a.id} for a in assets],
+        }
+    )
+    created = catalog.create_course(actor=teacher, org=org, data=data)
+    catalog.submit_for_review(actor=teacher, course=created)
+    catalog.approve(actor=make_admin(of=org), course=created)
+    return created
+
+
+def _start(client, headers, lesson_id):  # type: ignore[no-untyped-def]
+    response = client.post(f"/api/v1/lessons/{lesson_id}/playback", json={}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _beat(client, headers, session_id, seq, ranges, **extra):  # type: ignore[no-untyped-def]
+    body = {"seq": seq, "position_s": ranges[-1][1] if ranges else 0, "ranges": ranges, "rate": 1.0}
+    body |= {"visible": True} | extra
+    return client.post(f"/api/v1/playback/{session_id}/heartbeat", json=body, headers=headers)
+
+
+def _watch(client, headers, clock, session_id, start=0.0, end=60.0, step=15.0, seq=1):  # type: ignore[no-untyped-def]
+    position = start
+    while position < end:
+        clock.now += step
+        nxt = min(end, position + step)
+        response = _beat(client, headers, session_id, seq, [[position, nxt]])
+        assert response.status_code == 200, response.get_json()
+        position, seq = nxt, seq + 1
+    return response.get_json(), seq
+
+
+def test_an_honest_viewer_completes_the_course_and_gets_its_hours_once(client, clock, course):
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    lessons = active_lessons(course.id)
+    for lesson in lessons:
+        started = _start(client, headers, lesson.id)
+        assert started["duration_s"] == 60.0 and started["playlist_url"].endswith("/hls/master.m3u8")
+        body, _ = _watch(client, headers, clock, started["session_id"])
+        assert body["lesson"]["completed"] is True
+    assert body["course_completed"] is True
+    entries = db.session.query(LedgerEntry).filter_by(user_id=learner.id).all()
+    assert [(float(e.hours), e.reference) for e in entries] == [(1.5, f"course:{course.id}")]
+    # Watching it all again credits nothing more
+    for lesson in lessons:
+        again = _start(client, headers, lesson.id)
+        body, _ = _watch(client, headers, clock, again["session_id"])
+        assert body["accepted_s"] == 0
+    assert db.session.query(LedgerEntry).filter_by(user_id=learner.id).count() == 1
+    mine = client.get("/api/v1/me/learning-hours", headers=headers).get_json()
+    assert mine["earned"] == 1.5 and mine["target"]["hours"] == 90 and mine["missing"] == 88.5
+    assert mine["recent"][0]["title"] == "党章党规党纪专题"
+
+
+def course_org(course):  # type: ignore[no-untyped-def]
+    from lms.accounts.models import Organization
+
+    return db.session.get(Organization, course.org_id)
+
+
+def test_cheats_earn_no_more_than_elapsed_time(client, clock, course):
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    lesson = active_lessons(course.id)[0]
+    session = _start(client, headers, lesson.id)["session_id"]
+    started_at = clock.now
+    # A forged one-shot heartbeat claiming the whole lesson right away
+    clock.now += 1
+    forged = _beat(client, headers, session, 1, [[0, 60]]).get_json()
+    assert forged["accepted_s"] <= 1 + 2
+    earned = forged["accepted_s"]
+    # A replay of the same sequence number earns nothing
+    clock.now += 15
+    replay = _beat(client, headers, session, 1, [[0, 60]]).get_json()
+    assert replay["accepted_s"] == 0 and replay["rejected"] == "replayed"
+    # 2x speed: 30 s of media claimed every 15 s never outruns the clock
+    for seq in range(2, 5):
+        clock.now += 15
+        earned += _beat(client, headers, session, seq, [[0, 60]], rate=2.0).get_json()["accepted_s"]
+        assert earned <= clock.now - started_at + 2
+    # A burst of 100 heartbeats within one second earns at most that second
+    before = earned
+    for seq in range(5, 105):
+        clock.now += 0.01
+        earned += _beat(client, headers, session, seq, [[0, 60]]).get_json()["accepted_s"]
+    assert earned - before <= 1 + 2
+    assert earned <= clock.now - started_at + 2
+    records = db.session.query(HeartbeatRecord).filter_by(user_id=learner.id).count()
+    assert records == 1 + 1 + 3 + 100  # every heartbeat is evidence, accepted or not
+
+
+def test_a_second_tab_supersedes_the_first_which_then_earns_nothing(client, clock, course):
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    first, second = active_lessons(course.id)
+    tab1 = _start(client, headers, first.id)["session_id"]
+    tab2 = _start(client, headers, second.id)["session_id"]
+    clock.now += 15
+    stale = _beat(client, headers, tab1, 1, [[0, 15]])
+    assert stale.status_code == 409
+    assert stale.get_json()["error"] == "playback_superseded"
+    assert "另一个" in stale.get_json()["message"] or "其他" in stale.get_json()["message"]
+    assert _beat(client, headers, tab2, 1, [[0, 15]]).get_json()["accepted_s"] == 15
+
+
+def test_someone_elses_session_and_invisible_lessons_are_not_found(client, clock, course):
+    learner = make_user(org=course_org(course))
+    session = _start(client, bearer(learner), active_lessons(course.id)[0].id)["session_id"]
+    other = bearer(make_user(org=course_org(course)))
+    assert _beat(client, other, session, 1, [[0, 15]]).status_code == 404
+    outsider = bearer(make_user(org=make_org()))
+    assert (
+        client.post(
+            f"/api/v1/lessons/{active_lessons(course.id)[0].id}/playback", headers=outsider
+        ).status_code
+        == 404
+    )
+
+
+def test_admin_revokes_a_credit_with_a_reason_and_totals_follow(client, clock, course):
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    for lesson in active_lessons(course.id):
+        _watch(client, headers, clock, _start(client, headers, lesson.id)["session_id"])
+    entry = db.session.query(LedgerEntry).filter_by(user_id=learner.id).one()
+    admin = make_admin(of=course_org(course))
+    outsider_admin = make_admin(of=make_org())
+    assert (
+        client.post(
+            f"/api/v1/ledger/{entry.id}/revoke", json={"reason": "x"}, headers=bearer(outsider_admin)
+        ).status_code
+        == 404
+    )
+    assert client.post(f"/api/v1/ledger/{entry.id}/revoke", json={}, headers=bearer(admin)).status_code == 422
+    revoked = client.post(
+        f"/api/v1/ledger/{entry.id}/revoke", json={"reason": "代学，经核实"}, headers=bearer(admin)
+    )
+    assert revoked.status_code == 201
+    assert revoked.get_json()["entry"]["hours"] == -1.5
+    assert (
+        client.post(
+            f"/api/v1/ledger/{entry.id}/revoke", json={"reason": "again"}, headers=bearer(admin)
+        ).status_code
+        == 409
+    )
+    assert client.get("/api/v1/me/learning-hours", headers=headers).get_json()["earned"] == 0
+    from lms.audit.models import AuditEntry
+
+    assert db.session.query(AuditEntry).filter_by(action="ledger.revocation").count() == 1
