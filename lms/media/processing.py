@@ -18,7 +18,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from lms.media.services import PROCESS_TASK
 from media_pipeline import ObjectStore, StorageError, StorageUnavailable
 from media_pipeline.errors import InvalidMedia, ProcessingFailed
 from media_pipeline.probe import Limits, MediaInfo, validate
-from media_pipeline.transcode import make_cover, transcode
+from media_pipeline.transcode import HlsOutput, make_cover, transcode
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +200,9 @@ def process_asset(asset_id: int, token: str, *, store: ObjectStore, config: Proc
     return "ready"
 
 
-def _sprite_geometry(result: Any) -> dict[str, Any] | None:
-    geometry = getattr(result, "sprite_geometry", None) or getattr(result, "sprite_info", None)
-    if geometry is None:
-        return None
-    if hasattr(geometry, "__dataclass_fields__"):
-        return {name: getattr(geometry, name) for name in geometry.__dataclass_fields__}
-    return dict(geometry) if isinstance(geometry, dict) else None
+def _sprite_geometry(result: HlsOutput) -> dict[str, Any] | None:
+    layout = result.sprite_layout
+    return asdict(layout) if layout is not None else None
 
 
 def _content_type(path: Path) -> str:

@@ -53,6 +53,8 @@ def test_a_teachers_lecture_is_uploaded_processed_and_previewed(client, teacher,
     assert asset["duration_s"] == 4
     assert asset["renditions"] == ["360p"]  # a 360p source is not upscaled
     assert asset["poster_url"]
+    row = db.session.get(MediaAsset, asset["id"])
+    assert row.sprite_key and row.sprite["interval_s"] > 0 and row.sprite["count"] >= 1  # scrub thumbnails
     master = client.get(asset["playlist_url"], headers=headers)
     assert master.status_code == 200
     assert master.mimetype == "application/vnd.apple.mpegurl"

@@ -342,6 +342,9 @@
     }
 
     onMetadata() {
+      // A phone-shot portrait lecture gets a portrait frame (a class: the CSP forbids inline styles)
+      const frame = this.video.parentElement;
+      if (frame) frame.classList.toggle("is-portrait", this.video.videoHeight > this.video.videoWidth);
       const seek = this.pendingSeek;
       this.pendingSeek = null;
       if (seek && seek.at > 0) {
