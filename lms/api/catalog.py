@@ -37,6 +37,7 @@ def revision_json(revision: CourseRevision) -> dict[str, Any]:
         "credit_rule": str(revision.credit_rule),
         "minutes_per_hour": revision.minutes_per_hour,
         "use": str(revision.use),
+        "no_seek_ahead": revision.no_seek_ahead,
         "visibility_paths": revision.visibility_paths,
         "teacher_ids": revision.teacher_ids,
         "lecturers": revision.lecturers,

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.core.db import TimestampMixin, UTCDateTime, db, intpk, utcnow
@@ -126,6 +127,8 @@ class CourseRevision(db.Model):
     credit_rule: Mapped[CreditRule] = mapped_column(String(16), default=CreditRule.FIXED)
     minutes_per_hour: Mapped[int] = mapped_column(Integer, default=45)
     use: Mapped[CourseUse] = mapped_column(String(16), default=CourseUse.ELECTIVE)
+    # Learners may not skip ahead of the furthest point they have watched (seeking back is fine)
+    no_seek_ahead: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Org paths whose subtrees may see the course (default: the owning org's subtree).
     visibility_paths: Mapped[list[str]] = mapped_column(JSON, default=list)
     teacher_ids: Mapped[list[int]] = mapped_column(JSON, default=list)

@@ -49,6 +49,7 @@ CONTENT_FIELDS = (
     "credit_rule",
     "minutes_per_hour",
     "use",
+    "no_seek_ahead",
     "teacher_ids",
     "lecturers",
     "lessons",

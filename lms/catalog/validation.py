@@ -32,6 +32,7 @@ class CourseData:
     credit_rule: CreditRule = CreditRule.FIXED
     minutes_per_hour: int = 45
     use: CourseUse = CourseUse.ELECTIVE
+    no_seek_ahead: bool = False
     teacher_ids: list[int] = field(default_factory=list)
     lecturers: list[str] = field(default_factory=list)
     lessons: list[dict[str, Any]] = field(default_factory=list)
@@ -113,6 +114,7 @@ def clean_course_data(raw: dict[str, Any]) -> CourseData:
         teacher_ids=list(dict.fromkeys(teacher_ids)),
         lecturers=list(dict.fromkeys(lecturers)),
         lessons=lessons,
+        no_seek_ahead=raw.get("no_seek_ahead") is True,
         **values,
     )
 

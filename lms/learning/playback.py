@@ -144,7 +144,7 @@ def start_playback(
         if previous is not None and previous.status == SessionStatus.ACTIVE:
             _end(previous, rules.end_session(load_state(previous.state), rules.Reason.SUPERSEDED), now)
     progress = progress_row(actor.id, lesson)
-    policy = policy_from(settings, audio=asset.kind == AssetKind.AUDIO)
+    policy = policy_from(settings, audio=asset.kind == AssetKind.AUDIO, no_seek_ahead=_no_seek(lesson))
     duration = float(asset.duration_s or lesson.duration_s or 0)
     state = rules.new_session(now, duration, progress.covered, policy, _SYSTEM_RANDOM)
     session = PlaybackSession(
@@ -164,6 +164,11 @@ def start_playback(
     lease.updated_at = _dt(now)
     resume = progress.position_s if 0 < progress.position_s < duration - 5 else 0.0
     return Started(session=session, resume_position_s=round(resume, 1), duration_s=duration)
+
+
+def _no_seek(lesson: Lesson) -> bool:
+    course = db.session.get(Course, lesson.course_id)
+    return bool(course and course.published_revision and course.published_revision.no_seek_ahead)
 
 
 def _end(session: PlaybackSession, state: rules.SessionState, now: float) -> None:
@@ -248,7 +253,8 @@ def heartbeat(
     lesson = db.session.get(Lesson, session.lesson_id)
     assert lesson is not None
     asset = db.session.get(MediaAsset, lesson.media_asset_id) if lesson.media_asset_id else None
-    policy = policy_from(settings, audio=asset is not None and asset.kind == AssetKind.AUDIO)
+    audio = asset is not None and asset.kind == AssetKind.AUDIO
+    policy = policy_from(settings, audio=audio, no_seek_ahead=_no_seek(lesson))
     progress = progress_row(actor.id, lesson)
     state = replace(load_state(session.state), covered=tuple((a, b) for a, b in progress.covered))
     decision = rules.evaluate(state, hb, now, policy)

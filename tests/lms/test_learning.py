@@ -204,3 +204,27 @@ def test_admin_revokes_a_credit_with_a_reason_and_totals_follow(client, clock, c
     from lms.audit.models import AuditEntry
 
     assert db.session.query(AuditEntry).filter_by(action="ledger.revocation").count() == 1
+
+
+def test_a_course_can_forbid_skipping_ahead_of_the_furthest_point_watched(client, clock, course):
+    admin = make_admin(of=course_org(course))
+    data = clean_course_data(
+        {
+            "title": "党章党规党纪专题",
+            "hours": "1.5",
+            "no_seek_ahead": True,
+            "lessons": course.published_revision.lessons,
+        }
+    )
+    teacher = db.session.get(type(admin), course.created_by_id)
+    catalog.edit_course(actor=teacher, course=course, data=data)
+    catalog.submit_for_review(actor=teacher, course=course)
+    catalog.approve(actor=admin, course=course)
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    session = _start(client, headers, active_lessons(course.id)[0].id)["session_id"]
+    clock.now += 15
+    jump = _beat(client, headers, session, 1, [[45, 60]]).get_json()
+    assert jump["accepted_s"] == 0  # beyond the furthest point watched (0) plus the time available
+    clock.now += 15
+    assert _beat(client, headers, session, 2, [[0, 15]]).get_json()["accepted_s"] == 15

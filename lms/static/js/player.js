@@ -754,6 +754,8 @@
 
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") instances.forEach((p) => p.report("hidden", { keepalive: true }));
+    // Back in view: say so at once, or the server keeps treating the page as hidden until the next report
+    else instances.forEach((p) => p.video && !p.video.paused && p.report("visible"));
   });
   window.addEventListener("pagehide", () => instances.forEach((p) => p.report("pagehide", { keepalive: true })));
 
