@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from lms.accounts import validation as v
 from lms.accounts.errors import (
@@ -543,7 +544,9 @@ def resolve_token(raw: str, *, now: datetime | None = None) -> ApiToken | None:
     if not raw or len(raw) > 200:
         return None
     now = now or utcnow()
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw)))
+    token = db.session.scalar(
+        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == _token_hash(raw))
+    )
     if (
         token is None
         or token.revoked_at is not None

@@ -16,12 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from lms.accounts.models import User
 from lms.catalog.models import Course, Lesson
-from lms.core.db import db
+from lms.core.db import db, insert_ignoring_conflicts
 from lms.core.errors import NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.learning import rules
@@ -88,12 +86,8 @@ def load_state(data: dict[str, Any]) -> rules.SessionState:
 # Rows created race-free
 
 
-def _insert(model: Any) -> Any:
-    return (pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
-
-
 def _lease(user_id: int) -> PlaybackLease:
-    db.session.execute(_insert(PlaybackLease).values(user_id=user_id).on_conflict_do_nothing())
+    db.session.execute(insert_ignoring_conflicts(PlaybackLease).values(user_id=user_id))
     lease = db.session.scalar(select(PlaybackLease).where(PlaybackLease.user_id == user_id).with_for_update())
     assert lease is not None
     return lease
@@ -101,9 +95,9 @@ def _lease(user_id: int) -> PlaybackLease:
 
 def progress_row(user_id: int, lesson: Lesson) -> LessonProgress:
     db.session.execute(
-        _insert(LessonProgress)
-        .values(user_id=user_id, lesson_id=lesson.id, course_id=lesson.course_id, covered=[])
-        .on_conflict_do_nothing()
+        insert_ignoring_conflicts(LessonProgress).values(
+            user_id=user_id, lesson_id=lesson.id, course_id=lesson.course_id, covered=[]
+        )
     )
     row = db.session.scalar(
         select(LessonProgress)
@@ -144,7 +138,8 @@ def start_playback(
         if previous is not None and previous.status == SessionStatus.ACTIVE:
             _end(previous, rules.end_session(load_state(previous.state), rules.Reason.SUPERSEDED), now)
     progress = progress_row(actor.id, lesson)
-    policy = policy_from(settings, audio=asset.kind == AssetKind.AUDIO, no_seek_ahead=_no_seek(lesson))
+    audio, no_seek = asset.kind == AssetKind.AUDIO, _no_seek(lesson)
+    policy = policy_from(settings, audio=audio, no_seek_ahead=no_seek)
     duration = float(asset.duration_s or lesson.duration_s or 0)
     state = rules.new_session(now, duration, progress.covered, policy, _SYSTEM_RANDOM)
     session = PlaybackSession(
@@ -154,7 +149,7 @@ def start_playback(
         course_id=lesson.course_id,
         status=SessionStatus.ACTIVE,
         started_at=_dt(now),
-        state=dump_state(state),
+        state=dump_state(state) | {"audio": audio, "no_seek_ahead": no_seek},
         client_ip=client_ip[:64],
         user_agent=user_agent[:300],
     )
@@ -249,14 +244,23 @@ def get_session(actor: User, public_id: str) -> PlaybackSession:
 def heartbeat(
     *, actor: User, session: PlaybackSession, hb: rules.Heartbeat, settings: Settings, now: float
 ) -> HeartbeatResult:
-    """Judge one heartbeat of a locked session; always leaves an evidence row (the caller commits)."""
-    lesson = db.session.get(Lesson, session.lesson_id)
-    assert lesson is not None
-    asset = db.session.get(MediaAsset, lesson.media_asset_id) if lesson.media_asset_id else None
-    audio = asset is not None and asset.kind == AssetKind.AUDIO
-    policy = policy_from(settings, audio=audio, no_seek_ahead=_no_seek(lesson))
-    progress = progress_row(actor.id, lesson)
-    state = replace(load_state(session.state), covered=tuple((a, b) for a, b in progress.covered))
+    """Judge one heartbeat of a locked session; always leaves an evidence row (the caller commits).
+    The hot path: the session row, the progress row and the evidence insert, nothing else (the policy's
+    per-lesson flags were stored with the session when it started)."""
+    stored = session.state
+    policy = policy_from(
+        settings, audio=bool(stored.get("audio")), no_seek_ahead=bool(stored.get("no_seek_ahead"))
+    )
+    progress = db.session.scalar(
+        select(LessonProgress)
+        .where(LessonProgress.user_id == actor.id, LessonProgress.lesson_id == session.lesson_id)
+        .with_for_update()
+    )
+    if progress is None:  # started before progress rows existed for it: create it now
+        lesson = db.session.get(Lesson, session.lesson_id)
+        assert lesson is not None
+        progress = progress_row(actor.id, lesson)
+    state = replace(load_state(stored), covered=tuple((a, b) for a, b in progress.covered))
     decision = rules.evaluate(state, hb, now, policy)
     new_state = decision.state
     challenge_issued = False
@@ -282,7 +286,7 @@ def heartbeat(
         progress.updated_at = _dt(now)
         if decision.completed and progress.completed_at is None:
             progress.completed_at = _dt(now)
-            course = db.session.get(Course, lesson.course_id)
+            course = db.session.get(Course, session.course_id)
             assert course is not None
             course_completed = maybe_complete_course(
                 user=actor, course=course, now=_dt(now), settings=settings
@@ -291,11 +295,13 @@ def heartbeat(
         progress.position_s = hb.position_s
     if decision.reason == rules.Reason.CHALLENGE_FAILED:
         session.challenges_failed += 1
+    flags = {"audio": stored.get("audio", False), "no_seek_ahead": stored.get("no_seek_ahead", False)}
     if decision.ends_session:
         _end(session, new_state, now)
+        session.state = session.state | flags
         session.challenge = None
     else:
-        session.state = dump_state(new_state)
+        session.state = dump_state(new_state) | flags
     session.heartbeats += 1
     session.rejected += 0 if decision.accepted else 1
     session.credited_s = new_state.credited_s
@@ -303,7 +309,7 @@ def heartbeat(
         HeartbeatRecord(
             session_id=session.id,
             user_id=actor.id,
-            lesson_id=lesson.id,
+            lesson_id=session.lesson_id,
             received_at=_dt(now),
             seq=hb.seq if -(2**62) < hb.seq < 2**62 else None,
             position_s=hb.position_s if math.isfinite(hb.position_s) else None,
