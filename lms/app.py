@@ -75,10 +75,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_force_password_change)
     app.context_processor(_template_globals)
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals["enrollment_of"] = _enrollment_of
     app.jinja_env.filters["json_text"] = lambda value: json.dumps(value, ensure_ascii=False)
     app.jinja_env.filters["hours"] = lambda value: f"{value:.2f}".rstrip("0").rstrip(".")  # 90, 0.25, 1.5
     logging.getLogger("jieba").setLevel(logging.WARNING)
     return app
+
+
+def _enrollment_of(course_id: int) -> dict[str, bool]:
+    """For course pages: is the course in the signed-in cadre's courses, and have they studied it?"""
+    from lms.learning.enrollment import has_studied, is_enrolled
+
+    if not current_user.is_authenticated:
+        return {"enrolled": False, "studied": False}
+    return {
+        "enrolled": is_enrolled(current_user.id, course_id),
+        "studied": has_studied(current_user.id, course_id),
+    }
 
 
 def _engine_options(url: str) -> dict[str, object]:

@@ -130,3 +130,22 @@ def make_course(
         catalog.submit_for_review(actor=teacher, course=course)
         catalog.approve(actor=publish_by, course=course)
     return course
+
+
+def mark_studied(user: User, course, seconds: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """The user has watched ``seconds`` of the course's first lesson (as heartbeats would record)."""
+    from lms.catalog.queries import active_lessons
+    from lms.learning.models import LessonProgress
+
+    lesson = active_lessons(course.id)[0]
+    db.session.add(
+        LessonProgress(
+            user_id=user.id,
+            lesson_id=lesson.id,
+            course_id=course.id,
+            covered=[[0.0, seconds]],
+            covered_s=seconds,
+            percent=1,
+        )
+    )
+    db.session.flush()

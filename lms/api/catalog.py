@@ -19,6 +19,7 @@ from lms.core.i18n import N_
 from lms.core.web import current_actor, json_body, page_args
 from lms.discovery.engine import get_search_engine
 from lms.discovery.services import FACETS, search_catalog, suggest_courses
+from lms.learning.enrollment import rate_studied_course
 
 bp = Blueprint("api_catalog", __name__, url_prefix="/api/v1/courses")
 bp.before_request(authenticate_bearer)
@@ -131,7 +132,7 @@ def rate_course(course_id: int) -> Response:
     actor = current_actor()
     course = queries.get_published_course(actor, course_id)
     data = json_body()
-    rating = services.rate_course(
+    rating = rate_studied_course(
         actor=actor, course=course, stars=data.get("stars"), comment=str(data.get("comment") or "")
     )
     db.session.commit()

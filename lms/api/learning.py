@@ -17,7 +17,7 @@ from lms.core.db import db
 from lms.core.errors import InvalidState, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.web import client_ip, current_actor, json_body
-from lms.learning import credits, playback, targets
+from lms.learning import credits, enrollment, playback, targets
 from lms.learning.credits import year_of
 from lms.learning.models import SessionStatus
 from lms.learning.summary import learner_year, learner_year_json
@@ -60,6 +60,7 @@ def start_playback(lesson_id: int) -> tuple[Response, int]:
     asset = media_queries.find_asset(lesson.media_asset_id) if lesson.media_asset_id else None
     if asset is None or asset.status != AssetStatus.READY:
         raise AssetNotReady()
+    enrollment.enroll(actor=actor, course=_course, source="studied")
     started = playback.start_playback(
         actor=actor,
         lesson=lesson,
@@ -227,3 +228,59 @@ def correct_entry(entry_id: int) -> tuple[Response, int]:
     )
     db.session.commit()
     return jsonify(entry=entry_json(row)), 201
+
+
+# ----------------------------------------------------------------------------------------------------
+# 选课 and "my courses"
+
+
+def my_course_json(item: enrollment.MyCourse) -> dict[str, Any]:
+    revision = item.course.published_revision
+    return {
+        "course_id": item.course.id,
+        "title": revision.title if revision else "",
+        "hours": float(revision.hours) if revision else 0,
+        "use": str(revision.use) if revision else None,
+        "source": item.source,
+        "selected_at": item.selected_at.isoformat(),
+        "percent": item.percent,
+        "completed": item.completed,
+        "lessons_done": item.lessons_done,
+        "lessons_total": item.lessons_total,
+    }
+
+
+@bp.post("/courses/<int:course_id>/enrollment")
+def enroll(course_id: int) -> tuple[Response, int]:
+    actor = current_actor()
+    course = catalog_queries.get_published_course(actor, course_id)
+    added = enrollment.enroll(actor=actor, course=course)
+    db.session.commit()
+    return jsonify(enrolled=True, learner_count=course.learner_count), 201 if added else 200
+
+
+@bp.delete("/courses/<int:course_id>/enrollment")
+def drop(course_id: int) -> tuple[str, int]:
+    actor = current_actor()
+    course = catalog_queries.get_published_course(actor, course_id)
+    enrollment.drop(actor=actor, course=course)
+    db.session.commit()
+    return "", 204
+
+
+@bp.get("/me/courses")
+def my_courses() -> Response:
+    from lms.core.web import page_args
+
+    status = request.args.get("status", "all")
+    if status not in ("all", "in_progress", "completed"):
+        raise ValidationFailed(fields={"status": N_("Not a valid choice.")})
+    args = page_args()
+    page = enrollment.my_courses(current_actor(), status=status, page=args.page, per_page=args.per_page)
+    return jsonify(
+        items=[my_course_json(i) for i in page.items],
+        total=page.total,
+        page=page.page,
+        per_page=page.per_page,
+        pages=page.pages,
+    )

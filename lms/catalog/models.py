@@ -94,6 +94,8 @@ class Course(TimestampMixin, db.Model):
     # Derived from course_ratings (kept by the rating service) so that search can sort by it.
     rating_avg: Mapped[Decimal] = mapped_column(Numeric(3, 2), default=Decimal("0"))
     rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Cadres who selected or studied it (kept by the enrollment service): the catalog's popularity sort
+    learner_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     published_revision: Mapped[CourseRevision | None] = relationship(
         foreign_keys=[published_revision_id], lazy="joined", post_update=True

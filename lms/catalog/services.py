@@ -367,3 +367,10 @@ def _refresh_rating(course: Course) -> None:
     course.rating_count = count
     course.rating_avg = Decimal(str(round(float(average or 0), 2)))
     _changed(course, published_state=False)  # only the rating changed: visibility rows stay
+
+
+def set_learner_count(course: Course, count: int) -> None:
+    """The enrollment service keeps this count; search sorts by it (popularity)."""
+    if course.learner_count != count:
+        course.learner_count = count
+        _changed(course, published_state=False)

@@ -45,7 +45,7 @@ def build_documents(courses: list[Course]) -> tuple[list[CourseDocument], list[C
                 duration_s=revision.duration_s,
                 visible_org_paths=tuple(sorted(set(revision.visibility_paths))),
                 published_at=course.published_at,
-                popularity=0,
+                popularity=course.learner_count,
                 rating=float(course.rating_avg or 0),
                 version=course.version,
             )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 from markupsafe import Markup
-from werkzeug.wrappers import Response
 
 from lms.accounts.models import User
-from lms.catalog import queries, services
+from lms.catalog import queries
 from lms.catalog.models import KIND_LABELS, USE_LABELS, CourseKind
-from lms.core.db import db
 from lms.core.i18n import N_
 from lms.core.web import current_actor, page_args
 from lms.discovery.engine import get_search_engine
@@ -77,21 +74,6 @@ def search() -> str:
         pages=max(1, -(-result.total // result.per_page)),
         highlight=lambda course_id, field: Markup(result.highlights.get(course_id, {}).get(field, "")),  # noqa: S704 - engine output is HTML-escaped with <em> only
     )
-
-
-@bp.post("/courses/<int:course_id>/rating")
-@login_required
-def rate(course_id: int) -> Response:
-    user = current_actor()
-    found = queries.get_published_course(user, course_id)
-    try:
-        stars = int(request.form.get("stars", ""))
-    except ValueError:
-        stars = 0
-    services.rate_course(actor=user, course=found, stars=stars, comment=request.form.get("comment", ""))
-    db.session.commit()
-    flash(_("Thank you for your rating."), "success")
-    return redirect(url_for("catalog.course", course_id=course_id))
 
 
 @bp.get("/courses/<int:course_id>")

@@ -155,3 +155,17 @@ class TargetRule(db.Model):
     label: Mapped[str] = mapped_column(String(120), default="")
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CourseEnrollment(db.Model):
+    """A course in a cadre's "my courses": selected as an elective (选课), or started by studying it."""
+
+    __tablename__ = "course_enrollments"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="elective")  # elective | studied
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lms.accounts.models import User
-from lms.catalog.models import Category, Course, Lesson
+from lms.catalog.models import Category, Course
 from lms.core.db import db
 from lms.learning.credits import recent_entries, year_totals
+from lms.learning.enrollment import course_progress
 from lms.learning.models import LedgerEntry, LessonProgress
 from lms.learning.targets import Target, target_for
 
@@ -66,39 +67,16 @@ def courses_in_progress(user_id: int, limit: int = 10) -> list[CourseProgress]:
         course = db.session.get(Course, course_id)
         if course is None or course.published_revision is None:
             continue
-        lessons = list(
-            db.session.scalars(
-                select(Lesson).where(
-                    Lesson.course_id == course_id, Lesson.is_active, Lesson.media_asset_id.is_not(None)
-                )
-            )
-        )
-        if not lessons:
-            continue
-        progress = {
-            p.lesson_id: p
-            for p in db.session.scalars(
-                select(LessonProgress).where(
-                    LessonProgress.user_id == user_id,
-                    LessonProgress.lesson_id.in_([lesson.id for lesson in lessons]),
-                )
-            )
-        }
-        total = sum(max(1, lesson.duration_s) for lesson in lessons)
-        covered = sum(
-            min(progress[lesson.id].covered_s, max(1, lesson.duration_s)) if lesson.id in progress else 0
-            for lesson in lessons
-        )
-        done = sum(1 for lesson in lessons if lesson.id in progress and progress[lesson.id].completed_at)
-        if done == len(lessons):
+        percent, done, total = course_progress(user_id, course_id)
+        if total == 0 or done == total:
             continue
         result.append(
             CourseProgress(
                 course_id=course_id,
                 title=course.published_revision.title,
-                percent=min(99, int(covered * 100 / total)),
+                percent=min(99, percent),
                 lessons_done=done,
-                lessons_total=len(lessons),
+                lessons_total=total,
             )
         )
         if len(result) >= limit:

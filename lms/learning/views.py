@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import login_required
 
 from lms.accounts.web import session_or_bearer
 from lms.catalog import queries as catalog_queries
-from lms.core.db import utcnow
-from lms.core.web import current_actor
+from lms.core.db import db, utcnow
+from lms.core.errors import LmsError
+from lms.core.i18n import N_
+from lms.core.web import current_actor, page_args
+from lms.learning import enrollment
 from lms.media import queries as media_queries
 from lms.media.errors import AssetNotReady
 from lms.media.models import AssetStatus, MediaAsset
@@ -49,3 +53,63 @@ def lesson(lesson_id: int) -> str:
 def playlist(lesson_id: int, path: str) -> Response:
     _, _, asset = _playable(lesson_id)
     return serve_playlist(asset, path)
+
+
+@bp.get("/my-courses")
+@login_required
+def my_courses() -> str:
+    status = request.args.get("status", "all")
+    if status not in ("all", "in_progress", "completed"):
+        status = "all"
+    args = page_args()
+    page = enrollment.my_courses(current_actor(), status=status, page=args.page, per_page=args.per_page)
+    return render_template("learning/my_courses.html", page=page, status=status)
+
+
+def _course_action(course_id: int, action: str) -> Response:
+    actor = current_actor()
+    course = catalog_queries.get_published_course(actor, course_id)
+    try:
+        if action == "enroll":
+            enrollment.enroll(actor=actor, course=course)
+            message = N_("Added to my courses.")
+        elif action == "drop":
+            enrollment.drop(actor=actor, course=course)
+            message = N_("Removed from my courses; your progress is kept.")
+        else:
+            try:
+                stars = int(request.form.get("stars", ""))
+            except ValueError:
+                stars = 0
+            enrollment.rate_studied_course(
+                actor=actor, course=course, stars=stars, comment=request.form.get("comment", "")
+            )
+            message = N_("Thank you for your rating.")
+    except LmsError as error:
+        db.session.rollback()
+        if error.http_status == 404:
+            raise
+        text = next(iter(error.fields.values()), None) or error.message_id
+        flash(gettext(text, **error.params), "error")
+        return redirect(url_for("catalog.course", course_id=course_id))
+    db.session.commit()
+    flash(gettext(message), "success")
+    return redirect(url_for("catalog.course", course_id=course_id))
+
+
+@bp.post("/courses/<int:course_id>/enroll")
+@login_required
+def enroll(course_id: int) -> Response:
+    return _course_action(course_id, "enroll")
+
+
+@bp.post("/courses/<int:course_id>/drop")
+@login_required
+def drop(course_id: int) -> Response:
+    return _course_action(course_id, "drop")
+
+
+@bp.post("/courses/<int:course_id>/rating")
+@login_required
+def rate(course_id: int) -> Response:
+    return _course_action(course_id, "rate")

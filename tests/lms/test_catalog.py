@@ -13,7 +13,15 @@ from lms.core.db import db
 from lms.core.errors import PermissionDenied, ValidationFailed
 from lms.discovery.engine import get_search_engine
 from lms.discovery.models import SearchOutbox
-from tests.factories import bearer, make_admin, make_course, make_teacher, make_user, province_tree
+from tests.factories import (
+    bearer,
+    make_admin,
+    make_course,
+    make_teacher,
+    make_user,
+    mark_studied,
+    province_tree,
+)
 
 
 @pytest.fixture
@@ -287,6 +295,12 @@ def test_cadres_rate_courses_admins_moderate_comments_and_search_sorts_by_rating
     plain = make_course(teacher=teacher, publish_by=admin, title="普通课程")
     db.session.commit()
     first, second = make_user(org=orgs["unit11"]), make_user(org=orgs["unit11"])
+    passer_by = client.put(f"/api/v1/courses/{good.id}/rating", headers=bearer(first), json={"stars": 1})
+    assert passer_by.status_code == 403  # only cadres who studied the course rate it
+    assert passer_by.get_json()["error"] == "not_studied"
+    for user in (first, second):
+        mark_studied(user, good)
+    mark_studied(second, plain)
     for user, stars, comment in ((first, 5, "讲得透彻"), (second, 4, "有收获"), (first, 4, "改为四星")):
         response = client.put(
             f"/api/v1/courses/{good.id}/rating",
@@ -340,10 +354,15 @@ def test_rating_on_the_course_page(client, tree):
     orgs, admin, teacher = tree
     course = make_course(teacher=teacher, publish_by=admin, title="页面评分课程")
     db.session.commit()
-    login(client, make_user(org=orgs["unit11"]))
+    cadre = make_user(org=orgs["unit11"])
+    login(client, cadre)
     token = csrf_token(client, f"/courses/{course.id}")
+    early = client.post(f"/learn/courses/{course.id}/rating", data={"csrf_token": token, "stars": "5"})
+    assert "学习过该课程后才能评价" in client.get(early.headers["Location"]).get_data(as_text=True)
+    mark_studied(cadre, course)
+    db.session.commit()
     done = client.post(
-        f"/courses/{course.id}/rating", data={"csrf_token": token, "stars": "5", "comment": "很好"}
+        f"/learn/courses/{course.id}/rating", data={"csrf_token": token, "stars": "5", "comment": "很好"}
     )
     assert done.status_code == 302
     page = client.get(f"/courses/{course.id}").get_data(as_text=True)

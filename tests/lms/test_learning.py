@@ -228,3 +228,39 @@ def test_a_course_can_forbid_skipping_ahead_of_the_furthest_point_watched(client
     assert jump["accepted_s"] == 0  # beyond the furthest point watched (0) plus the time available
     clock.now += 15
     assert _beat(client, headers, session, 2, [[0, 15]]).get_json()["accepted_s"] == 15
+
+
+def test_electives_are_selected_listed_with_progress_dropped_and_counted_for_popularity(
+    client, clock, course
+):
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    assert client.post(f"/api/v1/courses/{course.id}/enrollment", headers=headers).status_code == 201
+    assert client.post(f"/api/v1/courses/{course.id}/enrollment", headers=headers).status_code == 200  # once
+    db.session.refresh(course)
+    assert course.learner_count == 1
+    mine = client.get("/api/v1/me/courses", headers=headers).get_json()
+    assert [(i["title"], i["percent"], i["completed"], i["source"]) for i in mine["items"]] == [
+        ("党章党规党纪专题", 0, False, "elective")
+    ]
+    first = active_lessons(course.id)[0]
+    _watch(client, headers, clock, _start(client, headers, first.id)["session_id"])
+    mine = client.get("/api/v1/me/courses?status=in_progress", headers=headers).get_json()
+    assert mine["items"][0]["percent"] == 50 and mine["items"][0]["lessons_done"] == 1
+    assert client.delete(f"/api/v1/courses/{course.id}/enrollment", headers=headers).status_code == 204
+    assert client.get("/api/v1/me/courses", headers=headers).get_json()["items"] == []
+    db.session.refresh(course)
+    assert course.learner_count == 0
+    # Studying a course puts it back in "my courses"; the progress was kept
+    second = active_lessons(course.id)[1]
+    _watch(client, headers, clock, _start(client, headers, second.id)["session_id"])
+    done = client.get("/api/v1/me/courses?status=completed", headers=headers).get_json()["items"]
+    assert [(i["percent"], i["completed"]) for i in done] == [(100, True)]
+    # A completed course cannot be dropped
+    assert client.delete(f"/api/v1/courses/{course.id}/enrollment", headers=headers).status_code == 409
+    # Popularity (learners) feeds the search documents
+    from lms.discovery.documents import build_documents
+
+    db.session.refresh(course)
+    documents, _ = build_documents([course])
+    assert documents[0].popularity == 1
