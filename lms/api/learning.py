@@ -115,6 +115,9 @@ def heartbeat(session_id: str) -> tuple[Response, int]:
                 "duration_s": result.duration_s,
                 "percent": result.percent,
                 "completed": result.completed,
+                # What the server has credited so far: the player re-sends anything played but not in
+                # here (e.g. clipped while the server was slow), so honest time is never lost
+                "covered": [[round(a, 3), round(b, 3)] for a, b in result.covered[:500]],
             },
             course_completed=result.course_completed,
             challenge=result.challenge,

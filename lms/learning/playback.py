@@ -230,6 +230,7 @@ class HeartbeatResult:
     completed: bool
     challenge: dict[str, Any] | None
     course_completed: bool = False
+    covered: tuple[tuple[float, float], ...] = ()
 
 
 def get_session(actor: User, public_id: str) -> PlaybackSession:
@@ -335,6 +336,7 @@ def heartbeat(
         completed=decision.completed,
         challenge=session.challenge if not decision.ends_session else None,
         course_completed=course_completed,
+        covered=tuple(new_state.covered),
     )
 
 

@@ -586,7 +586,10 @@
     }
 
     onAccepted(request, data) {
-      this.reported = union(this.reported, request.ranges);
+      // The server says what it has credited; anything played but not credited yet (clipped while the
+      // server was slow) stays pending and goes again with the next report.
+      const covered = data.lesson && Array.isArray(data.lesson.covered) ? data.lesson.covered : null;
+      this.reported = covered ? union([], covered) : union(this.reported, request.ranges);
       this.failures = 0;
       this.lastResponse = data;
       this.pushLog({ seq: request.seq, status: 200, response: data });
