@@ -68,6 +68,7 @@ class Delivery:
         self._local_url = local_url  # (key, expires, signature) -> URL of serve_object
         self._cache: OrderedDict[tuple[object, ...], str] = OrderedDict()
         self._lock = threading.Lock()
+        self._building: dict[tuple[object, ...], threading.Lock] = {}
 
     def object_url(self, key: str, now: datetime) -> str:
         try:
@@ -80,8 +81,23 @@ class Delivery:
         return self._local_url(key, expires, self.signer.signature(key, expires))
 
     def master_playlist(self, asset: MediaAsset) -> str:
-        """As ffmpeg wrote it: its variant URIs are relative, so the browser asks our route for them."""
-        return self._read(self._playable(asset))
+        """As ffmpeg wrote it: its variant URIs are relative, so the browser asks our route for them.
+        An attempt's output never changes, so it is cached by its prefix (no expiry needed)."""
+        key = self._playable(asset)
+        cache_key = (asset.id, asset.output_prefix, "master")
+        with self._lock:
+            cached = self._cache.get(cache_key)
+        if cached is None:
+            cached = self._read(key)
+            self._remember(cache_key, cached)
+        return cached
+
+    def _remember(self, cache_key: tuple[object, ...], text: str) -> None:
+        with self._lock:
+            self._cache[cache_key] = text
+            self._cache.move_to_end(cache_key)
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     def variant_playlist(self, asset: MediaAsset, path: str, now: datetime) -> str:
         master_key = self._playable(asset)
@@ -92,6 +108,19 @@ class Delivery:
             if cached is not None:
                 self._cache.move_to_end(cache_key)
                 return cached
+        with self._lock:  # one thread signs a playlist; others missing the same key wait for it
+            building = self._building.setdefault(cache_key, threading.Lock())
+        with building:
+            with self._lock:
+                cached = self._cache.get(cache_key)
+            if cached is None:
+                cached = self._rewrite(master_key, prefix, path, now)
+                self._remember(cache_key, cached)
+        with self._lock:
+            self._building.pop(cache_key, None)
+        return cached
+
+    def _rewrite(self, master_key: str, prefix: str, path: str, now: datetime) -> str:
         folder = prefix.rstrip("/")  # a playlist may only point at its own asset's files
         try:
             allowed = {join_uri(master_key, u, within=folder) for u in variant_uris(self._read(master_key))}
@@ -103,10 +132,6 @@ class Delivery:
             )
         except InvalidKey as error:
             raise NotFound() from error
-        with self._lock:
-            self._cache[cache_key] = text
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
         return text
 
     def _playable(self, asset: MediaAsset) -> str:
