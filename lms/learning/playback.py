@@ -44,8 +44,10 @@ def policy_from(
         completion_share=settings.completion_percent / 100,
         no_seek_ahead=no_seek_ahead,
         challenges_enabled=challenges,
-        challenge_min_interval_s=settings.challenge_min_minutes * 60.0,
-        challenge_max_interval_s=max(settings.challenge_min_minutes, settings.challenge_max_minutes) * 60.0,
+        # (0 minutes turns presence checks off; the interval must still be a valid number)
+        challenge_min_interval_s=max(1, settings.challenge_min_minutes) * 60.0,
+        challenge_max_interval_s=max(1, settings.challenge_min_minutes, settings.challenge_max_minutes)
+        * 60.0,
     )
 
 

@@ -264,3 +264,11 @@ def test_electives_are_selected_listed_with_progress_dropped_and_counted_for_pop
     db.session.refresh(course)
     documents, _ = build_documents([course])
     assert documents[0].popularity == 1
+
+
+def test_presence_checks_can_be_turned_off(app):
+    from lms.learning.playback import policy_from
+    from tests.conftest import make_settings
+
+    settings = make_settings(app.extensions["lms.settings"].instance_dir, LMS_CHALLENGE_MIN_MINUTES="0")
+    assert policy_from(settings).challenges_enabled is False
