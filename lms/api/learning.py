@@ -14,12 +14,12 @@ from lms.accounts.web import current_scope
 from lms.api.v1 import authenticate_bearer
 from lms.catalog import queries as catalog_queries
 from lms.core.db import db
-from lms.core.errors import InvalidState, ValidationFailed
+from lms.core.errors import InvalidState, NotFound, ValidationFailed
 from lms.core.i18n import N_
-from lms.core.web import client_ip, current_actor, json_body
+from lms.core.web import client_ip, current_actor, json_body, page_args
 from lms.learning import credits, enrollment, playback, targets
 from lms.learning.credits import year_of
-from lms.learning.models import SessionStatus
+from lms.learning.models import SessionStatus, TargetRule
 from lms.learning.summary import learner_year, learner_year_json
 from lms.media import queries as media_queries
 from lms.media.errors import AssetNotReady
@@ -173,12 +173,8 @@ def create_target() -> tuple[Response, int]:
 
 @bp.put("/learning/targets/<int:rule_id>")
 def update_target(rule_id: int) -> Response:
-    from lms.learning.models import TargetRule
-
     rule = db.session.get(TargetRule, rule_id) if 0 < rule_id <= 2**31 - 1 else None
     if rule is None:
-        from lms.core.errors import NotFound
-
         raise NotFound()
     rule = targets.save_rule(actor=current_actor(), data=json_body(), rule=rule)
     db.session.commit()
@@ -273,8 +269,6 @@ def drop(course_id: int) -> tuple[str, int]:
 
 @bp.get("/me/courses")
 def my_courses() -> Response:
-    from lms.core.web import page_args
-
     status = request.args.get("status", "all")
     if status not in ("all", "in_progress", "completed"):
         raise ValidationFailed(fields={"status": N_("Not a valid choice.")})

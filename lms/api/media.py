@@ -10,11 +10,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 from flask_babel import gettext
 
+from lms.accounts.web import current_scope
 from lms.api.v1 import authenticate_bearer
 from lms.core.db import db, utcnow
 from lms.core.errors import ValidationFailed
 from lms.core.i18n import N_
-from lms.core.web import current_actor, json_body
+from lms.core.web import current_actor, json_body, page_args
 from lms.media import queries, services
 from lms.media.errors import UploadNotFoundError, UploadSizeMismatch
 from lms.media.models import MediaAsset, MediaUpload
@@ -171,9 +172,6 @@ def abort_upload(upload_id: int) -> tuple[str, int]:
 
 @bp.get("/media")
 def list_media() -> Response:
-    from lms.accounts.web import current_scope
-    from lms.core.web import page_args
-
     actor = current_actor()
     args = page_args()
     page = queries.list_assets(actor, current_scope(actor), page=args.page, per_page=args.per_page)

@@ -272,3 +272,41 @@ def test_presence_checks_can_be_turned_off(app):
 
     settings = make_settings(app.extensions["lms.settings"].instance_dir, LMS_CHALLENGE_MIN_MINUTES="0")
     assert policy_from(settings).challenges_enabled is False
+
+
+def test_admins_set_targets_for_their_units_and_cadres_see_them(client, clock):
+    from lms.accounts.models import Rank
+
+    county = make_org(name="测试县")
+    admin = make_admin(of=county)
+    cadre = make_user(org=make_org(parent=county), rank=Rank.SECTION)
+    division = make_user(org=make_org(parent=county), rank=Rank.DIVISION)
+    before = client.get("/api/v1/me/learning-hours", headers=bearer(cadre)).get_json()["target"]
+    assert before["hours"] == 90  # the default rule (domain.md)
+    assert client.get("/api/v1/me/learning-hours", headers=bearer(division)).get_json()["target"] == {
+        "hours": 110.0,
+        "required_hours": 0.0,
+        "window_years": 5,
+        "label": "县处级：5 年 550 学时（每年 110 学时）",
+    }
+    rule = {
+        "org_id": county.id,
+        "rank": "section",
+        "hours_per_year": 100,
+        "required_hours": 50,
+        "label": "本县乡科级",
+    }
+    created = client.post("/api/v1/learning/targets", json=rule, headers=bearer(admin))
+    assert created.status_code == 201, created.get_json()
+    mine = client.get("/api/v1/me/learning-hours", headers=bearer(cadre)).get_json()
+    assert mine["target"]["hours"] == 100 and mine["required"]["missing"] == 50
+    # Other units' admins cannot set it; nobody but a system admin sets a rule for everyone
+    other = make_admin(of=make_org())
+    assert client.post("/api/v1/learning/targets", json=rule, headers=bearer(other)).status_code == 403
+    everywhere = rule | {"org_id": None}
+    assert client.post("/api/v1/learning/targets", json=everywhere, headers=bearer(admin)).status_code == 403
+    bad = client.post("/api/v1/learning/targets", json=rule | {"required_hours": 500}, headers=bearer(admin))
+    assert bad.status_code == 422 and "required_hours" in bad.get_json()["fields"]
+    from lms.audit.models import AuditEntry
+
+    assert db.session.query(AuditEntry).filter_by(action="target.save").count() == 1
