@@ -39,6 +39,7 @@ def revision_json(revision: CourseRevision) -> dict[str, Any]:
         "minutes_per_hour": revision.minutes_per_hour,
         "use": str(revision.use),
         "no_seek_ahead": revision.no_seek_ahead,
+        "cover_asset_id": revision.cover_asset_id,
         "visibility_paths": revision.visibility_paths,
         "teacher_ids": revision.teacher_ids,
         "lecturers": revision.lecturers,

@@ -129,6 +129,7 @@ class CourseRevision(db.Model):
     credit_rule: Mapped[CreditRule] = mapped_column(String(16), default=CreditRule.FIXED)
     minutes_per_hour: Mapped[int] = mapped_column(Integer, default=45)
     use: Mapped[CourseUse] = mapped_column(String(16), default=CourseUse.ELECTIVE)
+    cover_asset_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"))  # an image asset
     # Learners may not skip ahead of the furthest point they have watched (seeking back is fine)
     no_seek_ahead: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Org paths whose subtrees may see the course (default: the owning org's subtree).

@@ -50,6 +50,7 @@ CONTENT_FIELDS = (
     "minutes_per_hour",
     "use",
     "no_seek_ahead",
+    "cover_asset_id",
     "teacher_ids",
     "lecturers",
     "lessons",
@@ -98,11 +99,18 @@ def _check_media(actor: User, data: CourseData, allowed: Collection[int] = ()) -
             raise ValidationFailed(fields={"lessons": N_("A lesson's media is not one you may use.")})
         ids.add(value)
     new = ids - set(allowed)
-    usable = usable_assets(actor, sorted(new))
+    cover = data.cover_asset_id if data.cover_asset_id not in allowed else None
+    usable = usable_assets(actor, sorted(new | ({cover} if cover else set())))
     for asset_id in new:
         asset = usable.get(asset_id)
         if asset is None or asset.kind == AssetKind.IMAGE or asset.status == AssetStatus.TAKEN_DOWN:
             raise ValidationFailed(fields={"lessons": N_("A lesson's media is not one you may use.")})
+    if cover is not None:
+        image = usable.get(cover)
+        if image is None or image.kind != AssetKind.IMAGE or image.status != AssetStatus.READY:
+            raise ValidationFailed(
+                fields={"cover_asset_id": N_("The cover must be a processed image you uploaded.")}
+            )
 
 
 def _media_ids(revision: CourseRevision | None) -> set[int]:

@@ -33,6 +33,7 @@ class CourseData:
     minutes_per_hour: int = 45
     use: CourseUse = CourseUse.ELECTIVE
     no_seek_ahead: bool = False
+    cover_asset_id: int | None = None
     teacher_ids: list[int] = field(default_factory=list)
     lecturers: list[str] = field(default_factory=list)
     lessons: list[dict[str, Any]] = field(default_factory=list)
@@ -115,6 +116,9 @@ def clean_course_data(raw: dict[str, Any]) -> CourseData:
         lecturers=list(dict.fromkeys(lecturers)),
         lessons=lessons,
         no_seek_ahead=raw.get("no_seek_ahead") is True,
+        cover_asset_id=cover
+        if isinstance(cover := raw.get("cover_asset_id"), int) and not isinstance(cover, bool)
+        else None,
         **values,
     )
 

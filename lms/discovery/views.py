@@ -9,10 +9,14 @@ from markupsafe import Markup
 from lms.accounts.models import User
 from lms.catalog import queries
 from lms.catalog.models import KIND_LABELS, USE_LABELS, CourseKind
+from lms.core.db import utcnow
 from lms.core.i18n import N_
 from lms.core.web import current_actor, page_args
 from lms.discovery.engine import get_search_engine
 from lms.discovery.services import FACETS, search_catalog
+from lms.media.models import AssetStatus
+from lms.media.queries import find_asset
+from lms.media.storage import get_delivery
 
 bp = Blueprint("catalog", __name__)
 
@@ -76,6 +80,13 @@ def search() -> str:
     )
 
 
+def cover_url(asset_id: int | None) -> str | None:
+    asset = find_asset(asset_id) if asset_id else None
+    if asset is None or asset.status != AssetStatus.READY or not asset.playlist_key:
+        return None
+    return get_delivery().object_url(asset.playlist_key, utcnow())
+
+
 @bp.get("/courses/<int:course_id>")
 @login_required
 def course(course_id: int) -> str:
@@ -85,6 +96,7 @@ def course(course_id: int) -> str:
     teachers = queries.teacher_names(revision.teacher_ids) + revision.lecturers
     return render_template(
         "discovery/course.html",
+        cover_url=cover_url(revision.cover_asset_id),
         mine=queries.rating_of(found, user),
         comments=queries.list_ratings(found, include_hidden=False, per_page=20),
         course=found,

@@ -323,4 +323,5 @@ ZH_HANS = {
     "Select this course": "选学本课程",
     "You can rate a course once you have studied some of it.": "学习过该课程后才能评价。",
     "You can rate the course once you have studied some of it.": "学习过该课程后才能评价。",
+    "The cover must be a processed image you uploaded.": "封面必须是您上传并已处理完成的图片。",
 }

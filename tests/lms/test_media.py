@@ -286,3 +286,27 @@ def test_a_course_cannot_use_someone_elses_media_or_publish_unready_media(client
 
     with pytest.raises(LessonMediaNotReady):
         catalog.approve(actor=make_admin(of=org), course=course)
+
+
+def test_a_course_shows_its_cover_image(client, teacher, org, media_files):
+    cover = _asset(upload_file(client, bearer(teacher), media_files["cover"], "cover"))
+    video = _asset(upload_file(client, bearer(teacher), media_files["video"], "video"))
+    from lms.core.errors import ValidationFailed
+
+    lessons = [{"title": "第一讲", "media_asset_id": video["id"]}]
+    with pytest.raises(ValidationFailed):  # a video is not a cover
+        catalog.create_course(
+            actor=teacher,
+            org=org,
+            data=clean_course_data({"title": "课程", "cover_asset_id": video["id"], "lessons": lessons}),
+        )
+    data = clean_course_data({"title": "有封面的课程", "cover_asset_id": cover["id"], "lessons": lessons})
+    course = catalog.create_course(actor=teacher, org=org, data=data)
+    catalog.submit_for_review(actor=teacher, course=course)
+    catalog.approve(actor=make_admin(of=org), course=course)
+    db.session.commit()
+    login(client, make_user(org=org))
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    image = re.search(r'<img class="cover" src="([^"]+)"', page)
+    assert image and "/media/o/media/" in image.group(1)
+    assert client.application.test_client().get(image.group(1).replace("&amp;", "&")).mimetype == "image/jpeg"
