@@ -6,9 +6,6 @@ lms/translations/zh_Hans/LC_MESSAGES/messages.po from this table; a test fails w
 
 ZH_HANS = {
     "%(total)s in all": "共 %(total)s 条",
-    "550 learning hours in 5 years (110 a year)": "5 年累计不少于 550 学时（每年约 110 学时）",
-    "72 learning hours a year (professional and technical staff)": "每年不少于 72 学时（专业技术人员）",
-    "90 learning hours a year": "每年不少于 90 学时",
     "A new initial password is shown once; the account must change it at next sign-in.": "新的初始密码只显示一次，该账号下次登录时必须修改。",
     "A service the platform depends on is unavailable. Please try again shortly.": "平台依赖的服务暂时不可用，请稍后重试。",
     "A unit cannot be moved under itself or one of its own sub-units.": "单位不能移动到自身或其下级单位之下。",
@@ -54,7 +51,6 @@ ZH_HANS = {
     "Keep me signed in": "保持登录",
     "Kind": "类型",
     "Learner only.": "仅为学员。",
-    "Learning hours will be credited here once courses open.": "课程开放后，学习所得学时将在此计入。",
     "Login name": "登录名",
     "Login name is required.": "请填写登录名。",
     "Login name must be 2-64 letters, digits or . _ @ - and start with a letter or digit.": "登录名须为 2-64 位字母、数字或 . _ @ -，并以字母或数字开头。",
@@ -190,7 +186,6 @@ ZH_HANS = {
     "Lessons": "课程目录",
     "No courses found. Try fewer words or clear the filters.": "没有找到课程，请减少关键词或清除筛选条件。",
     "Sort": "排序",
-    "Video playback and learning-hour credit open with the media and learning-hours releases.": "视频播放与学时认定将随后续版本开放。",
     "min": "分钟",
     "Relevance": "相关度",
     "Newest": "最新",
