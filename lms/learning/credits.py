@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -68,10 +69,18 @@ def _online_hours_on(user_id: int, moment: datetime) -> Decimal:
     return Decimal(str(total or 0))
 
 
+# Further conditions a course's completion waits for, registered by the domains above this one (the
+# exams domain: "the course test is passed"). Each gets (user_id, course_id) and says whether it holds.
+COMPLETION_GATES: list[Callable[[int, int], bool]] = []
+
+
 def maybe_complete_course(*, user: User, course: Course, now: datetime, settings: Settings) -> bool:
-    """Credit the course's hours once every lesson with media is complete. True if credited now."""
+    """Credit the course's hours once every lesson with media is complete (and every registered gate
+    holds, e.g. its required test is passed). True if credited now."""
     lessons = _media_lessons(course.id)
     if not lessons or course.published_revision is None:
+        return False
+    if not all(gate(user.id, course.id) for gate in COMPLETION_GATES):
         return False
     done = db.session.execute(
         select(LessonProgress.lesson_id, LessonProgress.covered_s).where(

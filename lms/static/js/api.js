@@ -86,6 +86,7 @@
     options = options || {};
     var headers = { Accept: "application/json" };
     if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
+    if (options.headers) Object.keys(options.headers).forEach(function (k) { headers[k] = options.headers[k]; });
     var init = { method: method, credentials: "same-origin", headers: headers, cache: "no-store" };
     if (body !== undefined && body !== null) {
       headers["Content-Type"] = "application/json";

@@ -1,0 +1,423 @@
+"""Attempts run on the server: its clock sets the deadline, answers autosave one by one, an attempt past
+its deadline is submitted (on its next request, or by the sweep), one device holds an attempt at a time,
+and the answer key never leaves the server before review.
+
+Concurrency: every change to an attempt locks its row (``SELECT … FOR UPDATE``); starting one locks the
+cadre's previous attempts of the exam, and the unique (exam, user, number) settles any remaining race, so
+the attempt limit holds when two starts or two submissions race.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from lms.accounts.models import Organization, User
+from lms.catalog.queries import get_published_course
+from lms.core.db import db, insert_ignoring_conflicts
+from lms.core.errors import Conflict, InvalidState, NotFound
+from lms.core.i18n import N_
+from lms.exams.grading import grade, public_content, review_content, validate_answer_shape
+from lms.exams.models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptStatus,
+    Exam,
+    ExamStatus,
+    Question,
+    QuestionVersion,
+)
+from lms.exams.papers import Candidate, NotEnoughQuestions, Slot, assemble
+from lms.learning.models import EntryKind, LedgerEntry, SourceKind
+
+MAX_ID = 2**31 - 1
+DEVICE_GRACE = timedelta(seconds=45)  # a device silent this long may be replaced by another
+SUBMIT_GRACE = timedelta(seconds=5)  # network latency allowed for a save sent just before the deadline
+
+
+class ExamClosed(InvalidState):
+    code = "exam_closed"
+    message = N_("This test is not open now.")
+
+
+class NoAttemptsLeft(Conflict):
+    code = "no_attempts_left"
+    message = N_("You have used all %(allowed)s attempt(s) of this test.")
+
+
+class TimeIsUp(Conflict):
+    code = "time_is_up"
+    message = N_("Time is up: the attempt was submitted and no more answers are accepted.")
+
+
+class OtherDevice(Conflict):
+    code = "attempt_on_other_device"
+    message = N_("This attempt is open on another device. Close it there, or wait a minute and try again.")
+
+
+class AttemptFinished(Conflict):
+    code = "attempt_finished"
+    message = N_("This attempt has already been submitted.")
+
+
+class PaperUnavailable(InvalidState):
+    code = "paper_unavailable"
+    message = N_("The test cannot be assembled: its question banks do not have enough questions.")
+
+
+def _org_path(org_id: int) -> str:
+    return db.session.scalar(select(Organization.path).where(Organization.id == org_id)) or ""
+
+
+def get_exam_for_learner(actor: User, exam_id: int) -> Exam:
+    """A published test the cadre may take: a quiz of a course they may see, or an exam of their org tree."""
+    exam = db.session.get(Exam, exam_id) if 0 < exam_id <= MAX_ID else None
+    if exam is None or exam.status != ExamStatus.PUBLISHED:
+        raise NotFound()
+    if exam.course_id is not None:
+        get_published_course(actor, exam.course_id)
+    elif not actor.org.path.startswith(_org_path(exam.org_id)):
+        raise NotFound()
+    return exam
+
+
+def get_own_attempt(actor: User, attempt_id: int, *, lock: bool = True) -> Attempt:
+    stmt = select(Attempt).where(Attempt.id == attempt_id)
+    attempt = (
+        db.session.scalar(stmt.with_for_update() if lock else stmt) if 0 < attempt_id <= MAX_ID else None
+    )
+    if attempt is None or attempt.user_id != actor.id:
+        raise NotFound()
+    return attempt
+
+
+# ----------------------------------------------------------------------------------------------------
+# Starting
+
+
+def _paper(exam: Exam, seed: int, exclude: set[int]) -> tuple[list[dict[str, Any]], Decimal]:
+    rows = db.session.execute(
+        select(
+            Question.id, Question.category, Question.difficulty, QuestionVersion.id, QuestionVersion.content
+        )
+        .join(QuestionVersion, QuestionVersion.id == Question.current_version_id)
+        .where(Question.bank_id.in_(exam.bank_ids or [0]), Question.is_archived.is_(False))
+    ).all()
+    versions = {qid: (vid, content) for qid, _, _, vid, content in rows}
+    pool = [Candidate(question_id=qid, category=cat or "", difficulty=diff) for qid, cat, diff, _, _ in rows]
+    option_keys = {
+        qid: [o["key"] for o in content.get("options", [])]
+        for qid, (_, content) in versions.items()
+        if content.get("type") in ("single", "multiple")
+    }
+    slots = [
+        Slot(
+            kind=item.get("kind", "fixed"),
+            question_id=item.get("question_id"),
+            category=item.get("category"),
+            difficulty=item.get("difficulty"),
+            count=int(item.get("count") or 1),
+            marks=Decimal(str(item.get("marks") or "1")),
+        )
+        for item in exam.structure
+    ]
+    try:
+        items = assemble(
+            slots,
+            pool,
+            option_keys,
+            seed=seed,
+            shuffle_questions=exam.shuffle_questions,
+            shuffle_options=exam.shuffle_options,
+            exclude=exclude,
+        )
+    except (NotEnoughQuestions, KeyError) as error:
+        raise PaperUnavailable() from error
+    paper = [
+        {
+            "version_id": versions[item.question_id][0],
+            "question_id": item.question_id,
+            "marks": str(item.marks),
+            "options": list(item.option_order) if item.option_order else None,
+        }
+        for item in items
+    ]
+    return paper, sum((item.marks for item in items), Decimal("0"))
+
+
+@dataclass(frozen=True)
+class Opened:
+    attempt: Attempt
+    device_token: str
+    resumed: bool
+
+
+def open_attempt(*, actor: User, exam: Exam, now: datetime, device_token: str | None = None) -> Opened:
+    """Resume the cadre's attempt in progress (on this device, or a device gone quiet) or start a new one."""
+    attempts = list(
+        db.session.scalars(
+            select(Attempt)
+            .where(Attempt.exam_id == exam.id, Attempt.user_id == actor.id)
+            .order_by(Attempt.number)
+            .with_for_update()
+        )
+    )
+    current = next((a for a in attempts if a.status == AttemptStatus.IN_PROGRESS), None)
+    if current is not None:
+        if _expired(current, now):
+            submit(attempt=current, exam=exam, actor=actor, now=now, automatic=True)
+        else:
+            return Opened(current, _take_device(current, device_token, now), True)
+    if (exam.opens_at and now < exam.opens_at) or (exam.closes_at and now >= exam.closes_at):
+        raise ExamClosed()
+    used = len(attempts)
+    if used >= exam.max_attempts:
+        raise NoAttemptsLeft(allowed=exam.max_attempts)
+    seed = secrets.randbelow(2**31)
+    previous = {item["question_id"] for a in attempts for item in a.paper}
+    paper, total = _paper(exam, seed, previous)
+    deadline = None
+    if exam.time_limit_minutes:
+        deadline = now + timedelta(minutes=exam.time_limit_minutes)
+    if exam.closes_at and (deadline is None or exam.closes_at < deadline):
+        deadline = exam.closes_at
+    token = secrets.token_urlsafe(18)
+    attempt = Attempt(
+        exam_id=exam.id,
+        user_id=actor.id,
+        number=used + 1,
+        status=AttemptStatus.IN_PROGRESS,
+        started_at=now,
+        deadline_at=deadline,
+        paper=paper,
+        max_score=total,
+        device_token=token,
+        device_seen_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+    except IntegrityError as error:  # another start won the race for this number
+        raise NoAttemptsLeft(allowed=exam.max_attempts) from error
+    return Opened(attempt, token, False)
+
+
+def _take_device(attempt: Attempt, token: str | None, now: datetime) -> str:
+    if token and secrets.compare_digest(token, attempt.device_token):
+        attempt.device_seen_at = now
+        return attempt.device_token
+    if now - attempt.device_seen_at < DEVICE_GRACE:
+        raise OtherDevice()
+    attempt.device_token = secrets.token_urlsafe(18)  # the old device's saves are refused from now on
+    attempt.device_seen_at = now
+    return attempt.device_token
+
+
+def _expired(attempt: Attempt, now: datetime) -> bool:
+    return attempt.deadline_at is not None and now >= attempt.deadline_at
+
+
+# ----------------------------------------------------------------------------------------------------
+# The paper as the browser sees it
+
+
+def paper_view(attempt: Attempt, exam: Exam, now: datetime) -> list[dict[str, Any]]:
+    """Questions in the attempt's order with its option order, and the saved answers; the answer key and
+    explanations only once review is allowed."""
+    versions = {
+        v.id: v
+        for v in db.session.scalars(
+            select(QuestionVersion).where(QuestionVersion.id.in_([i["version_id"] for i in attempt.paper]))
+        )
+    }
+    answers = {
+        a.position: a
+        for a in db.session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))
+    }
+    reviewing = review_level(attempt, exam, now)
+    items = []
+    for position, item in enumerate(attempt.paper):
+        content = versions[item["version_id"]].content
+        shown = (
+            review_content(content) if reviewing in ("answers", "explanations") else public_content(content)
+        )
+        if reviewing == "answers":
+            shown.pop("explanation", None)
+        if item.get("options"):
+            order = {key: i for i, key in enumerate(item["options"])}
+            shown["options"] = sorted(shown.get("options", []), key=lambda o: order.get(o["key"], 99))
+        saved = answers.get(position)
+        entry: dict[str, Any] = {
+            "position": position,
+            "marks": float(Decimal(item["marks"])),
+            "question": shown,
+            "answer": saved.answer if saved else None,
+        }
+        if reviewing is not None and saved is not None and attempt.status == AttemptStatus.GRADED:
+            entry["score"] = float(saved.score) if saved.score is not None else None
+            entry["feedback"] = saved.feedback
+        items.append(entry)
+    return items
+
+
+def review_level(attempt: Attempt, exam: Exam, now: datetime) -> str | None:
+    """None while the attempt runs (and, with review after close, until the test closes)."""
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        return None
+    if exam.review_after_close and (exam.closes_at is None or now < exam.closes_at):
+        return None
+    return exam.review
+
+
+# ----------------------------------------------------------------------------------------------------
+# Autosave and submission
+
+
+def save_answer(
+    *,
+    actor: User,
+    attempt: Attempt,
+    exam: Exam,
+    position: int,
+    answer: object,
+    device_token: str,
+    now: datetime,
+) -> AttemptAnswer:
+    """One answer, saved as the cadre goes. After the deadline (plus a few seconds for the network) the
+    attempt is submitted and the answer refused."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise AttemptFinished()
+    if attempt.deadline_at is not None and now >= attempt.deadline_at + SUBMIT_GRACE:
+        submit(attempt=attempt, exam=exam, actor=actor, now=now, automatic=True)
+        raise TimeIsUp()
+    if not device_token or not secrets.compare_digest(device_token, attempt.device_token):
+        raise OtherDevice()
+    attempt.device_seen_at = now
+    if not 0 <= position < len(attempt.paper):
+        raise NotFound()
+    version = db.session.get(QuestionVersion, attempt.paper[position]["version_id"])
+    assert version is not None
+    cleaned = validate_answer_shape(version.content["type"], answer)
+    db.session.execute(
+        insert_ignoring_conflicts(AttemptAnswer).values(attempt_id=attempt.id, position=position, saves=0)
+    )
+    row = db.session.scalar(
+        select(AttemptAnswer).where(
+            AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.position == position
+        )
+    )
+    assert row is not None
+    row.answer, row.saves, row.saved_at = cleaned, row.saves + 1, now
+    return row
+
+
+def submit(
+    *, attempt: Attempt, exam: Exam, actor: User | None, now: datetime, automatic: bool = False
+) -> Attempt:
+    """Grade and close the (locked) attempt; submitting twice is harmless."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return attempt
+    versions = {
+        v.id: v
+        for v in db.session.scalars(
+            select(QuestionVersion).where(QuestionVersion.id.in_([i["version_id"] for i in attempt.paper]))
+        )
+    }
+    answers = {
+        a.position: a
+        for a in db.session.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))
+    }
+    pending = False
+    for position, item in enumerate(attempt.paper):
+        row = answers.get(position)
+        if row is None:
+            row = AttemptAnswer(attempt_id=attempt.id, position=position, answer=None, saves=0)
+            db.session.add(row)
+        result = grade(versions[item["version_id"]].content, row.answer, Decimal(item["marks"]))
+        row.score, row.detail = result.score, result.detail
+        row.needs_marking = result.score is None
+        pending = pending or row.needs_marking
+    attempt.submitted_at = min(now, attempt.deadline_at) if automatic and attempt.deadline_at else now
+    attempt.auto_submitted = automatic
+    attempt.status = AttemptStatus.SUBMITTED
+    db.session.flush()
+    if not pending:
+        finish_grading(attempt=attempt, exam=exam)
+    return attempt
+
+
+def finish_grading(*, attempt: Attempt, exam: Exam) -> None:
+    """Total the scores once nothing waits for a teacher; a pass may credit hours (once per test)."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(AttemptAnswer.score), 0)).where(AttemptAnswer.attempt_id == attempt.id)
+    )
+    attempt.score = Decimal(str(total)).quantize(Decimal("0.01"))
+    attempt.passed = attempt.max_score > 0 and attempt.score * 100 >= attempt.max_score * exam.pass_percent
+    attempt.status = AttemptStatus.GRADED
+    db.session.flush()
+    if attempt.passed:
+        _credit_pass(attempt, exam)
+
+
+def _credit_pass(attempt: Attempt, exam: Exam) -> None:
+    from lms.learning.credits import maybe_complete_course, year_of
+
+    user = db.session.get(User, attempt.user_id)
+    assert user is not None
+    when = attempt.submitted_at or attempt.started_at
+    if exam.credit_hours > 0:
+        db.session.execute(
+            insert_ignoring_conflicts(LedgerEntry).values(
+                user_id=user.id,
+                org_id=user.org_id,
+                year=year_of(when),
+                hours=exam.credit_hours,
+                kind=EntryKind.CREDIT,
+                source_kind=SourceKind.TEST,
+                category_id=None,
+                use="elective",
+                course_id=exam.course_id,
+                title=exam.title,
+                reference=f"exam:{exam.id}",
+                reason="",
+                created_at=when,
+            )
+        )
+    if exam.course_id is not None and exam.required_for_completion:
+        from flask import current_app
+
+        from lms.catalog.models import Course
+
+        course = db.session.get(Course, exam.course_id)
+        if course is not None:
+            maybe_complete_course(
+                user=user, course=course, now=when, settings=current_app.extensions["lms.settings"]
+            )
+
+
+def sweep_overdue(now: datetime, limit: int = 500) -> int:
+    """Submit attempts whose deadline passed without their cadre coming back (the beat runs this)."""
+    ids = list(
+        db.session.scalars(
+            select(Attempt.id)
+            .where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at <= now)
+            .limit(limit)
+        )
+    )
+    done = 0
+    for attempt_id in ids:
+        attempt = db.session.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update())
+        if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
+            continue
+        exam = db.session.get(Exam, attempt.exam_id)
+        assert exam is not None
+        submit(attempt=attempt, exam=exam, actor=None, now=now, automatic=True)
+        db.session.commit()
+        done += 1
+    return done

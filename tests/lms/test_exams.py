@@ -1,0 +1,276 @@
+"""Online tests through the HTTP API: banks, a timed exam, autosave, one device, the deadline, marking."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from lms.core.db import db, utcnow
+from lms.exams.models import Attempt
+from lms.learning.models import LedgerEntry
+from tests.factories import bearer, make_admin, make_org, make_teacher, make_user
+
+QUESTIONS = [
+    {
+        "content": {
+            "type": "single",
+            "stem": "中国共产党的最高理想和最终目标是？",
+            "options": [{"key": "A", "text": "实现共产主义"}, {"key": "B", "text": "全面小康"}],
+            "correct": ["A"],
+            "explanation": "党章总纲。",
+        },
+        "category": "党章",
+    },
+    {
+        "content": {
+            "type": "multiple",
+            "stem": "“四个意识”包括？",
+            "options": [
+                {"key": "A", "text": "政治意识"},
+                {"key": "B", "text": "大局意识"},
+                {"key": "C", "text": "市场意识"},
+            ],
+            "correct": ["A", "B"],
+            "partial": "miss_half",
+            "explanation": "",
+        },
+        "category": "党章",
+    },
+    {
+        "content": {"type": "true_false", "stem": "党员有权参加党的有关会议。", "correct": True},
+        "category": "党章",
+    },
+    {
+        "content": {"type": "fill_blank", "stem": "坚持＿＿的思想路线。", "blanks": [["实事求是"]]},
+        "category": "党章",
+    },
+]
+SECRETS = ('实现共产主义", "correct', '"correct"', "实事求是", '"explanation"', '"blanks"', "党章总纲")
+
+
+@pytest.fixture
+def setup(client):  # type: ignore[no-untyped-def]
+    org = make_org(name="党校")
+    teacher = make_teacher(org=org)
+    headers = bearer(teacher)
+    bank = client.post("/api/v1/question-banks", json={"name": "党章题库"}, headers=headers).get_json()[
+        "bank"
+    ]
+    ids = []
+    for question in QUESTIONS:
+        made = client.post(f"/api/v1/question-banks/{bank['id']}/questions", json=question, headers=headers)
+        assert made.status_code == 201, made.get_json()
+        ids.append(made.get_json()["question"]["id"])
+    exam = client.post(
+        "/api/v1/exams",
+        json={
+            "title": "党章知识测试",
+            "bank_ids": [bank["id"]],
+            "structure": [{"kind": "fixed", "question_id": i, "marks": 25} for i in ids],
+            "time_limit_minutes": 10,
+            "max_attempts": 2,
+            "pass_percent": 60,
+            "review": "explanations",
+            "credit_hours": "0.5",
+        },
+        headers=headers,
+    )
+    assert exam.status_code == 201, exam.get_json()
+    exam_id = exam.get_json()["exam"]["id"]
+    assert client.post(f"/api/v1/exams/{exam_id}/publish", headers=headers).status_code == 200
+    return {"org": org, "teacher": teacher, "headers": headers, "exam_id": exam_id, "bank": bank, "ids": ids}
+
+
+def _answers(items):  # type: ignore[no-untyped-def]
+    by_type = {
+        "single": {"choice": "A"},
+        "multiple": {"choices": ["A"]},  # half marks (miss_half)
+        "true_false": {"value": True},
+        "fill_blank": {"blanks": ["实事求是 "]},  # a trailing full-width space still matches
+    }
+    return {item["position"]: by_type[item["question"]["type"]] for item in items}
+
+
+def test_a_timed_exam_autosaves_resumes_on_the_same_device_and_grades_on_the_server(client, setup):
+    cadre = make_user(org=setup["org"])
+    headers = bearer(cadre)
+    opened = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers)
+    assert opened.status_code == 201
+    body = opened.get_json()
+    text = json.dumps(body, ensure_ascii=False)
+    assert not any(secret in text for secret in SECRETS), "the answer key reached the browser"
+    assert 590 <= body["seconds_left"] <= 600
+    token = {"X-Attempt-Token": body["device_token"]}
+    answers = _answers(body["items"])
+    for position, answer in list(answers.items())[:2]:
+        saved = client.put(
+            f"/api/v1/attempts/{body['id']}/answers/{position}",
+            json={"answer": answer},
+            headers=headers | token,
+        )
+        assert saved.status_code == 200, saved.get_json()
+    # The phone drops and comes back: the same device resumes the same attempt with its answers
+    again = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers | token)
+    assert again.status_code == 200 and again.get_json()["id"] == body["id"]
+    saved_answers = {i["position"]: i["answer"] for i in again.get_json()["items"] if i["answer"]}
+    assert len(saved_answers) == 2
+    # A second device cannot open it while the first is active
+    other = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers)
+    assert other.status_code == 409 and other.get_json()["error"] == "attempt_on_other_device"
+    assert "另一台设备" in other.get_json()["message"]
+    for position, answer in list(answers.items())[2:]:
+        client.put(
+            f"/api/v1/attempts/{body['id']}/answers/{position}",
+            json={"answer": answer},
+            headers=headers | token,
+        )
+    done = client.post(f"/api/v1/attempts/{body['id']}/submit", headers=headers | token).get_json()
+    assert done["status"] == "graded" and done["score"] == 87.5 and done["passed"] is True
+    assert any(item["question"].get("explanation") == "党章总纲。" for item in done["items"])  # review now
+    entry = db.session.query(LedgerEntry).filter_by(user_id=cadre.id).one()
+    assert (float(entry.hours), entry.reference, entry.source_kind) == (
+        0.5,
+        f"exam:{setup['exam_id']}",
+        "test",
+    )
+
+
+def test_the_server_submits_at_the_deadline_and_refuses_late_answers(client, setup):
+    cadre = make_user(org=setup["org"])
+    headers = bearer(cadre)
+    body = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers).get_json()
+    token = {"X-Attempt-Token": body["device_token"]}
+    first = next(item for item in body["items"] if item["question"]["type"] == "single")
+    answer = _answers(body["items"])[first["position"]]
+    client.put(
+        f"/api/v1/attempts/{body['id']}/answers/{first['position']}",
+        json={"answer": answer},
+        headers=headers | token,
+    )
+    attempt = db.session.get(Attempt, body["id"])
+    attempt.deadline_at = utcnow() - timedelta(seconds=30)  # the time ran out while the phone was away
+    db.session.commit()
+    multiple = next(item for item in body["items"] if item["question"]["type"] == "multiple")
+    late = client.put(
+        f"/api/v1/attempts/{body['id']}/answers/{multiple['position']}",
+        json={"answer": {"choices": ["A", "B"]}},
+        headers=headers | token,
+    )
+    assert late.status_code == 409 and late.get_json()["error"] == "time_is_up"
+    result = client.get(f"/api/v1/attempts/{body['id']}", headers=headers).get_json()
+    assert result["status"] == "graded" and result["auto_submitted"] is True
+    assert result["score"] == 25.0  # only the answer saved in time counts
+    # One retake (补考) is allowed, then no more
+    retake = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers)
+    assert retake.status_code == 201 and retake.get_json()["number"] == 2
+    client.post(
+        f"/api/v1/attempts/{retake.get_json()['id']}/submit",
+        headers=headers | {"X-Attempt-Token": retake.get_json()["device_token"]},
+    )
+    third = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers)
+    assert third.status_code == 409 and third.get_json()["error"] == "no_attempts_left"
+
+
+def test_the_overdue_sweep_submits_abandoned_attempts(client, setup, app):
+    from lms.exams.attempts import sweep_overdue
+
+    cadre = make_user(org=setup["org"])
+    body = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=bearer(cadre)).get_json()
+    attempt = db.session.get(Attempt, body["id"])
+    attempt.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert sweep_overdue(utcnow()) == 1
+    db.session.refresh(attempt)
+    assert attempt.status == "graded" and attempt.auto_submitted and attempt.score == 0
+
+
+def test_short_answers_wait_for_a_teacher_and_results_export(client, setup):
+    headers = setup["headers"]
+    essay = client.post(
+        f"/api/v1/question-banks/{setup['bank']['id']}/questions",
+        json={
+            "content": {
+                "type": "short_answer",
+                "stem": "谈谈你对全面从严治党的理解。",
+                "reference_answer": "要点……",
+            }
+        },
+        headers=headers,
+    ).get_json()["question"]["id"]
+    exam = client.post(
+        "/api/v1/exams",
+        json={
+            "title": "论述",
+            "bank_ids": [setup["bank"]["id"]],
+            "structure": [{"kind": "fixed", "question_id": essay, "marks": 10}],
+        },
+        headers=headers,
+    ).get_json()["exam"]
+    client.post(f"/api/v1/exams/{exam['id']}/publish", headers=headers)
+    cadre = make_user(org=setup["org"])
+    cadre_headers = bearer(cadre)
+    body = client.post(f"/api/v1/exams/{exam['id']}/attempts", headers=cadre_headers).get_json()
+    token = {"X-Attempt-Token": body["device_token"]}
+    client.put(
+        f"/api/v1/attempts/{body['id']}/answers/0",
+        json={"answer": {"text": "从严管党治党。"}},
+        headers=cadre_headers | token,
+    )
+    submitted = client.post(f"/api/v1/attempts/{body['id']}/submit", headers=cadre_headers | token).get_json()
+    assert (
+        submitted["status"] == "submitted"
+        and submitted["awaiting_marking"] is True
+        and submitted["score"] is None
+    )
+    outsider = bearer(make_admin(of=make_org()))
+    assert client.get("/api/v1/marking", headers=outsider).get_json()["items"] == []
+    queue = client.get("/api/v1/marking", headers=headers).get_json()["items"]
+    assert [item["answer"] for item in queue] == [{"text": "从严管党治党。"}]
+    assert (
+        client.post(
+            f"/api/v1/marking/{queue[0]['answer_id']}", json={"score": 11}, headers=headers
+        ).status_code
+        == 422
+    )
+    marked = client.post(
+        f"/api/v1/marking/{queue[0]['answer_id']}", json={"score": 8, "feedback": "较好"}, headers=headers
+    )
+    assert marked.status_code == 200
+    result = client.get(f"/api/v1/attempts/{body['id']}", headers=cadre_headers).get_json()
+    assert result["status"] == "graded" and result["score"] == 8.0 and result["passed"] is True
+    results = client.get(f"/api/v1/exams/{exam['id']}/results", headers=headers).get_json()
+    assert [a["score"] for a in results["attempts"]] == [8.0]
+    export = client.get(f"/api/v1/exams/{exam['id']}/results.xlsx", headers=headers)
+    assert export.status_code == 200 and export.data.startswith(b"PK")
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(export.data)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][1] == cadre.display_name and rows[1][4] == 8.0 and rows[1][6] == "通过"
+
+
+def test_editing_a_question_never_changes_an_attempt_already_taken(client, setup):
+    cadre = make_user(org=setup["org"])
+    headers = bearer(cadre)
+    body = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers).get_json()
+    stems = sorted(item["question"]["stem"] for item in body["items"])
+    question = dict(QUESTIONS[0]) | {"content": QUESTIONS[0]["content"] | {"stem": "改写后的题干"}}
+    edited = client.put(
+        f"/api/v1/question-banks/{setup['bank']['id']}/questions/{setup['ids'][0]}",
+        json=question,
+        headers=setup["headers"],
+    )
+    assert edited.status_code == 200
+    again = client.get(f"/api/v1/attempts/{body['id']}", headers=headers).get_json()
+    assert sorted(item["question"]["stem"] for item in again["items"]) == stems
+
+
+def test_tests_are_only_for_cadres_of_the_owning_units(client, setup):
+    outsider = make_user(org=make_org())
+    assert (
+        client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=bearer(outsider)).status_code == 404
+    )
