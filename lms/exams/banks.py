@@ -3,7 +3,6 @@ all-or-nothing imports (xlsx template, GIFT, Moodle XML) that update rather than
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -248,13 +247,14 @@ def import_questions(*, actor: User, bank: QuestionBank, filename: str, data: by
     return counts
 
 
-def bank_questions(bank: QuestionBank) -> Iterable[tuple[Question, QuestionVersion]]:
-    return db.session.execute(
+def bank_questions(bank: QuestionBank) -> list[tuple[Question, QuestionVersion]]:
+    rows = db.session.execute(
         select(Question, QuestionVersion)
         .join(QuestionVersion, QuestionVersion.id == Question.current_version_id)
         .where(Question.bank_id == bank.id, Question.is_archived.is_(False))
         .order_by(Question.id)
-    ).tuples()
+    ).all()
+    return [(question, version) for question, version in rows]
 
 
 def export_bank(bank: QuestionBank) -> bytes:

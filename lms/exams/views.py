@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import login_required
 
+from lms.accounts.models import User
+from lms.accounts.permissions import admin_scope, is_teacher
+from lms.core.db import db, utcnow
+from lms.core.errors import LmsError, NotFound, ValidationFailed
+from lms.core.i18n import N_
+from lms.core.tabular import ImportRejected
 from lms.core.web import current_actor
+from lms.exams import banks, manage
 from lms.exams.attempts import get_exam_for_learner
 
 bp = Blueprint("exams", __name__, url_prefix="/exams")
@@ -16,3 +24,99 @@ bp = Blueprint("exams", __name__, url_prefix="/exams")
 def take(exam_id: int) -> str:
     exam = get_exam_for_learner(current_actor(), exam_id)
     return render_template("exams/take.html", exam=exam)
+
+
+def _author() -> User:
+    actor = current_actor()
+    if not (is_teacher(actor) or admin_scope(actor).is_admin):
+        raise NotFound()
+    return actor
+
+
+@bp.get("/manage")
+@login_required
+def manage_page() -> str:
+    actor = _author()
+    return render_template(
+        "exams/manage.html",
+        banks=banks.usable_banks(actor),
+        can_manage=lambda bank: banks.can_manage(actor, bank),
+        queue=manage.marking_queue(actor, limit=20),
+        exams=manage.my_exams(actor),
+        errors=None,
+    )
+
+
+@bp.post("/manage/banks")
+@login_required
+def create_bank() -> Response:
+    actor = _author()
+    try:
+        banks.create_bank(actor=actor, name=request.form.get("name", ""))
+    except LmsError as error:
+        db.session.rollback()
+        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        return redirect(url_for("exams.manage_page"))
+    db.session.commit()
+    flash(gettext("The question bank was created."), "success")
+    return redirect(url_for("exams.manage_page"))
+
+
+@bp.post("/manage/banks/<int:bank_id>/import")
+@login_required
+def import_bank(bank_id: int) -> Response | str:
+    actor = _author()
+    bank = banks.get_bank(actor, bank_id, manage=True)
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise ValidationFailed(N_("Choose a file to import."))
+        counts = banks.import_questions(actor=actor, bank=bank, filename=upload.filename, data=upload.read())
+    except ImportRejected as rejected:
+        db.session.rollback()
+        return render_template(
+            "exams/manage.html",
+            banks=banks.usable_banks(actor),
+            can_manage=lambda b: banks.can_manage(actor, b),
+            queue=manage.marking_queue(actor, limit=20),
+            exams=manage.my_exams(actor),
+            errors=rejected.errors,
+            rejected_bank=bank,
+        )
+    except LmsError as error:
+        db.session.rollback()
+        flash(gettext(error.message_id, **error.params), "error")
+        return redirect(url_for("exams.manage_page"))
+    db.session.commit()
+    flash(
+        gettext(
+            "Imported into %(bank)s: %(created)s new, %(updated)s updated, %(unchanged)s unchanged.",
+            bank=bank.name,
+            **counts,
+        ),
+        "success",
+    )
+    return redirect(url_for("exams.manage_page"))
+
+
+@bp.post("/manage/marking/<int:answer_id>")
+@login_required
+def mark(answer_id: int) -> Response:
+    actor = _author()
+    try:
+        manage.mark_answer(
+            actor=actor,
+            answer_id=answer_id,
+            score=request.form.get("score", ""),
+            feedback=request.form.get("feedback", ""),
+            now=utcnow(),
+        )
+    except LmsError as error:
+        db.session.rollback()
+        if error.http_status == 404:
+            raise
+        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        return redirect(url_for("exams.manage_page"))
+    db.session.commit()
+    flash(gettext("The answer was marked."), "success")
+    return redirect(url_for("exams.manage_page"))

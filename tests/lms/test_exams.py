@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 
@@ -274,3 +275,47 @@ def test_tests_are_only_for_cadres_of_the_owning_units(client, setup):
     assert (
         client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=bearer(outsider)).status_code == 404
     )
+
+
+def test_teachers_import_banks_on_the_web_and_bad_files_are_rejected_whole(client, setup):
+    from tests.factories import csrf_token, login
+
+    login(client, setup["teacher"])
+    token = csrf_token(client, "/exams/manage")
+    bank_id = setup["bank"]["id"]
+    bad = "// 党章测试\n::q1:: 党的最高理想是什么？ {=共产主义 ~小康}\n\n::q2:: 缺少右括号 {=对\n".encode()
+    response = client.post(
+        f"/exams/manage/banks/{bank_id}/import",
+        data={"csrf_token": token, "file": (io.BytesIO(bad), "bank.gift")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "文件未导入" in page and "<td>4</td>" in page
+    before = client.get(f"/api/v1/question-banks/{bank_id}/questions", headers=setup["headers"]).get_json()
+    good = "::q1:: 党的最高理想是什么？ {=共产主义 ~小康}\n".encode()
+    for _ in range(2):  # the same file twice does not duplicate
+        done = client.post(
+            f"/exams/manage/banks/{bank_id}/import",
+            data={"csrf_token": token, "file": (io.BytesIO(good), "bank.gift")},
+            content_type="multipart/form-data",
+        )
+        assert done.status_code == 302
+    after = client.get(f"/api/v1/question-banks/{bank_id}/questions", headers=setup["headers"]).get_json()
+    assert "items" in after, after
+    assert len(after["items"]) == len(before["items"]) + 1
+
+
+def test_the_cli_imports_a_bank_and_reports_bad_lines(app, setup, tmp_path):
+    path = tmp_path / "bank.gift"
+    path.write_text("$CATEGORY: 党章\n::t1:: 党员必须履行义务 {T}\n", encoding="utf-8")
+    login_name = setup["teacher"].login_name
+    result = app.test_cli_runner().invoke(
+        args=["exams", "import", str(path), "--bank", "CLI题库", "--as", login_name]
+    )
+    assert result.exit_code == 0, result.output
+    assert "新增 1 题" in result.output
+    path.write_text("::t2:: 坏题 {=a\n", encoding="utf-8")
+    failed = app.test_cli_runner().invoke(
+        args=["exams", "import", str(path), "--bank", "CLI题库", "--as", login_name]
+    )
+    assert failed.exit_code == 1 and "第 1 行" in failed.output
