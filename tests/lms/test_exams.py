@@ -319,3 +319,64 @@ def test_the_cli_imports_a_bank_and_reports_bad_lines(app, setup, tmp_path):
         args=["exams", "import", str(path), "--bank", "CLI题库", "--as", login_name]
     )
     assert failed.exit_code == 1 and "第 1 行" in failed.output
+
+
+def test_a_required_course_test_gates_the_courses_hours(client, setup):
+    from lms.catalog import services as catalog
+    from lms.catalog.queries import active_lessons
+    from lms.catalog.validation import clean_course_data
+    from lms.core.db import utcnow as now
+    from lms.learning.credits import maybe_complete_course
+    from lms.learning.models import LessonProgress
+    from lms.media.models import AssetKind, AssetStatus, MediaAsset
+
+    org, teacher = setup["org"], setup["teacher"]
+    asset = MediaAsset(
+        owner_id=teacher.id, org_id=org.id, kind=AssetKind.VIDEO, title="一", status=AssetStatus.READY,
+        source_key="u/1", duration_s=60.0, playlist_key="m/1/t/master.m3u8", output_prefix="m/1/t/",
+    )  # fmt: skip
+    db.session.add(asset)
+    db.session.flush()
+    data = clean_course_data(
+        {"title": "带测验的课程", "hours": "2", "lessons": [{"title": "一", "media_asset_id": asset.id}]}
+    )
+    course = catalog.create_course(actor=teacher, org=org, data=data)
+    catalog.submit_for_review(actor=teacher, course=course)
+    catalog.approve(actor=make_admin(of=org), course=course)
+    exam = client.post(
+        "/api/v1/exams",
+        json={
+            "title": "课后测验",
+            "course_id": course.id,
+            "required_for_completion": True,
+            "bank_ids": [setup["bank"]["id"]],
+            "structure": [{"kind": "fixed", "question_id": setup["ids"][0], "marks": 10}],
+        },
+        headers=setup["headers"],
+    ).get_json()["exam"]
+    client.post(f"/api/v1/exams/{exam['id']}/publish", headers=setup["headers"])
+    cadre = make_user(org=org)
+    (lesson,) = active_lessons(course.id)
+    db.session.add(
+        LessonProgress(
+            user_id=cadre.id, lesson_id=lesson.id, course_id=course.id, covered=[[0, 60]], covered_s=60,
+            percent=100, completed_at=now(),
+        )
+    )  # fmt: skip
+    db.session.commit()
+    settings = client.application.extensions["lms.settings"]
+    assert (
+        maybe_complete_course(user=cadre, course=course, now=now(), settings=settings) is False
+    )  # not yet passed
+    headers = bearer(cadre)
+    body = client.post(f"/api/v1/exams/{exam['id']}/attempts", headers=headers).get_json()
+    token = {"X-Attempt-Token": body["device_token"]}
+    client.put(
+        f"/api/v1/attempts/{body['id']}/answers/0", json={"answer": {"choice": "A"}}, headers=headers | token
+    )
+    assert (
+        client.post(f"/api/v1/attempts/{body['id']}/submit", headers=headers | token).get_json()["passed"]
+        is True
+    )
+    refs = [e.reference for e in db.session.query(LedgerEntry).filter_by(user_id=cadre.id)]
+    assert refs == [f"course:{course.id}"]  # the pass completed the course (the quiz itself credits no hours)
