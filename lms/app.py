@@ -178,19 +178,26 @@ def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as auth_bp
     from lms.admin.views import bp as admin_bp
     from lms.api.catalog import bp as api_catalog_bp
+    from lms.api.claims import bp as api_claims_bp
     from lms.api.exams import bp as api_exams_bp
     from lms.api.learning import bp as api_learning_bp
     from lms.api.media import bp as api_media_bp
+    from lms.api.reports import bp as api_reports_bp
     from lms.api.v1 import bp as api_bp
+    from lms.archive.views import bp as archive_bp
     from lms.discovery.views import bp as catalog_bp
     from lms.exams.views import bp as exams_bp
     from lms.learning.views import bp as learn_bp
     from lms.media.views import bp as media_bp
     from lms.ops.views import bp as ops_bp
     from lms.portal.views import bp as portal_bp
+    from lms.reports.views import bp as reports_bp
+    from lms.reviews.views import bp as claims_bp
 
-    api = (api_bp, api_catalog_bp, api_media_bp, api_learning_bp, api_exams_bp)
-    for blueprint in (ops_bp, auth_bp, portal_bp, catalog_bp, media_bp, learn_bp, exams_bp, admin_bp, *api):
+    api = (api_bp, api_catalog_bp, api_media_bp, api_learning_bp, api_exams_bp, api_claims_bp)
+    api = (*api, api_reports_bp)
+    pages = (ops_bp, auth_bp, portal_bp, catalog_bp, media_bp, learn_bp, exams_bp, claims_bp, reports_bp)
+    for blueprint in (*pages, archive_bp, admin_bp, *api):
         app.register_blueprint(blueprint)
     for blueprint in api:
         # Bearer tokens, or the session cookie with an X-CSRFToken header (checked in authenticate_bearer)
@@ -199,7 +206,8 @@ def _register_blueprints(app: Flask) -> None:
 
 def _connect_signals() -> None:
     import lms.exams.tasks
-    import lms.media.tasks  # noqa: F401  (registers the media tasks)
+    import lms.media.tasks
+    import lms.reports.tasks  # noqa: F401  (registers the report export tasks)
     from lms.discovery.signals import connect_signals
     from lms.exams.gates import register as register_exam_gates
 

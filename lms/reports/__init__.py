@@ -1,0 +1,1 @@
+"""Reports on units for administrators: participation, hours per cadre, attainment, content mix."""

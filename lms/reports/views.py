@@ -1,0 +1,7 @@
+"""Report pages (ECharts) for administrators."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")

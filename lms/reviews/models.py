@@ -1,0 +1,1 @@
+"""Offline training claims and their review steps."""
