@@ -1,0 +1,267 @@
+"""Online tests under real parallel requests against a live server on PostgreSQL (a throwaway database):
+one attempt when starts race, one grading and one learning-hours credit when submissions (and a save)
+race, and no start at all once the only attempt is used. Never a 500."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from werkzeug.serving import make_server
+
+from lms.app import create_app
+from lms.core.db import db
+from tests.conftest import make_settings
+from tests.service_guard import env, need_service
+
+QUESTIONS = [
+    {
+        "type": "single",
+        "stem": "党的最高理想是？",
+        "options": [{"key": "A", "text": "共产主义"}, {"key": "B", "text": "小康"}],
+        "correct": ["A"],
+    },
+    {
+        "type": "multiple",
+        "stem": "“四个意识”包括？",
+        "options": [
+            {"key": "A", "text": "政治意识"},
+            {"key": "B", "text": "大局意识"},
+            {"key": "C", "text": "市场"},
+        ],
+        "correct": ["A", "B"],
+    },
+    {"type": "true_false", "stem": "党员有权参加党的有关会议。", "correct": True},
+    {"type": "fill_blank", "stem": "坚持＿＿的思想路线。", "blanks": [["实事求是"]]},
+]
+RIGHT = {
+    "single": {"choice": "A"},
+    "multiple": {"choices": ["A", "B"]},
+    "true_false": {"value": True},
+    "fill_blank": {"blanks": ["实事求是"]},
+}
+CADRES = ("starter", "submitter1", "submitter2", "submitter3")
+
+
+@dataclass
+class Live:
+    base: str
+    engine: Engine  # on the race database, for checking what was written
+    teacher: dict[str, str]
+    cadres: dict[str, dict[str, str]]
+    bank_id: int
+    question_ids: list[int]
+
+
+def _call(method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"} | headers,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        try:
+            raw = error.read()
+        finally:
+            error.close()
+        try:
+            return error.code, json.loads(raw or b"{}")
+        except ValueError:
+            return error.code, {"raw": raw.decode(errors="replace")}
+
+
+def _race(count: int, call: Callable[[int], Any]) -> list[Any]:
+    barrier = threading.Barrier(count)
+
+    def go(n: int) -> Any:
+        barrier.wait()
+        return call(n)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(go, range(count)))
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    from flask_migrate import upgrade
+
+    from tests.factories import bearer, make_org, make_teacher, make_user
+
+    url = env("LMS_TEST_DATABASE_URL") or ""
+    need_service(
+        "postgresql",
+        available=url.startswith("postgresql"),
+        why="LMS_TEST_DATABASE_URL is not a PostgreSQL URL",
+    )
+    name = f"lms_exam_race_{uuid.uuid4().hex[:10]}"
+    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    race_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    app = create_app(make_settings(tmp_path_factory.mktemp("exam_race"), LMS_DATABASE_URL=race_url))
+    engine = create_engine(race_url)
+    server = None
+    try:
+        with app.app_context():
+            upgrade()
+            org = make_org(name="并发考试单位")
+            teacher = bearer(make_teacher(org=org))
+            cadres = {who: bearer(make_user(org=org)) for who in CADRES}
+            db.session.commit()
+            db.session.remove()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        status, bank = _call("POST", f"{base}/api/v1/question-banks", teacher, {"name": "并发题库"})
+        assert status == 201, bank
+        ids = []
+        for content in QUESTIONS:
+            status, made = _call(
+                "POST",
+                f"{base}/api/v1/question-banks/{bank['bank']['id']}/questions",
+                teacher,
+                {"content": content},
+            )
+            assert status == 201, made
+            ids.append(made["question"]["id"])
+        yield Live(base, engine, teacher, cadres, bank["bank"]["id"], ids)
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+
+
+def _exam(live: Live, **options: Any) -> int:
+    body = {
+        "title": f"并发测试{uuid.uuid4().hex[:6]}",
+        "bank_ids": [live.bank_id],
+        "structure": [{"kind": "fixed", "question_id": i, "marks": 25} for i in live.question_ids],
+        "time_limit_minutes": 30,
+        "max_attempts": 1,
+        "pass_percent": 60,
+    } | options
+    status, exam = _call("POST", f"{live.base}/api/v1/exams", live.teacher, body)
+    assert status == 201, exam
+    exam_id = int(exam["exam"]["id"])
+    assert _call("POST", f"{live.base}/api/v1/exams/{exam_id}/publish", live.teacher)[0] == 200
+    return exam_id
+
+
+def _attempts(live: Live, exam_id: int) -> list[tuple[int, int, str]]:
+    with live.engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                text("SELECT user_id, number, status FROM exam_attempts WHERE exam_id = :e ORDER BY id"),
+                {"e": exam_id},
+            )
+        ]
+
+
+def test_parallel_starts_of_a_one_attempt_test_make_exactly_one_attempt(live):
+    exam_id = _exam(live)
+    who = live.cadres["starter"]
+    results = _race(10, lambda _: _call("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who))
+    statuses = Counter(status for status, _ in results)
+    assert statuses[201] == 1 and statuses[500] == 0, results
+    for status, body in results:
+        if status == 201:
+            assert body["device_token"] and body["status"] == "in_progress"
+        else:
+            # the same device cannot resume in parallel: the others are another device or out of attempts
+            assert status == 409, (status, body)
+            assert body["error"] in ("attempt_on_other_device", "no_attempts_left"), body
+    assert [(number, status) for _, number, status in _attempts(live, exam_id)] == [(1, "in_progress")]
+
+
+def _start_and_answer(live: Live, exam_id: int, who: dict[str, str]) -> tuple[int, dict[str, str]]:
+    status, body = _call("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who)
+    assert status == 201, body
+    token = {"X-Attempt-Token": body["device_token"]}
+    for item in body["items"][:-1]:  # all but the last: the racing save brings it
+        status, saved = _call(
+            "PUT",
+            f"{live.base}/api/v1/attempts/{body['id']}/answers/{item['position']}",
+            who | token,
+            {"answer": RIGHT[item["question"]["type"]]},
+        )
+        assert status == 200, saved
+    return body, token
+
+
+def _race_submissions(live: Live, exam_id: int, who: dict[str, str]) -> None:
+    """Six submissions and three saves of the missing answer, all at once."""
+    body, token = _start_and_answer(live, exam_id, who)
+    last = body["items"][-1]
+    submit_url = f"{live.base}/api/v1/attempts/{body['id']}/submit"
+    save_url = f"{live.base}/api/v1/attempts/{body['id']}/answers/{last['position']}"
+
+    def call(n: int) -> tuple[str, int, dict[str, Any]]:
+        if n % 3 == 2:
+            return ("save", *_call("PUT", save_url, who | token, {"answer": RIGHT[last["question"]["type"]]}))
+        return ("submit", *_call("POST", submit_url, who | token))
+
+    results = _race(9, call)
+    assert all(status != 500 for _, status, _ in results), results
+    for kind, status, reply in results:
+        if kind == "submit":
+            assert status == 200 and reply["status"] == "graded", reply
+        else:
+            assert status == 200 or (status == 409 and reply["error"] == "attempt_finished"), reply
+    scores = {reply["score"] for kind, _, reply in results if kind == "submit"}
+    saved_in_time = any(kind == "save" and status == 200 for kind, status, _ in results)
+    # every submission saw the one grading, which has the racing answer if and only if a save won
+    assert scores == {100.0 if saved_in_time else 75.0}, results
+
+
+def test_racing_submissions_and_a_save_grade_once_and_credit_hours_once(live):
+    exam_id = _exam(live, credit_hours="1.5")
+    for name in ("submitter1", "submitter2", "submitter3"):
+        _race_submissions(live, exam_id, live.cadres[name])
+    with live.engine.connect() as conn:
+        graded = conn.execute(
+            text(
+                "SELECT count(*), count(DISTINCT user_id) FROM exam_attempts"
+                " WHERE exam_id = :e AND status = 'graded'"
+            ),
+            {"e": exam_id},
+        ).one()
+        credits = conn.execute(
+            text("SELECT user_id, hours FROM ledger_entries WHERE reference = :r ORDER BY user_id"),
+            {"r": f"exam:{exam_id}"},
+        ).all()
+    assert tuple(graded) == (3, 3)
+    assert len(credits) == 3 and len({user for user, _ in credits}) == 3, credits  # one credit per cadre
+    assert {float(hours) for _, hours in credits} == {1.5}
+
+
+def test_after_the_only_attempt_is_graded_parallel_starts_are_all_refused(live):
+    exam_id = _exam(live)
+    who = live.cadres["submitter1"]
+    body, token = _start_and_answer(live, exam_id, who)
+    status, done = _call("POST", f"{live.base}/api/v1/attempts/{body['id']}/submit", who | token)
+    assert status == 200 and done["status"] == "graded", done
+    results = _race(10, lambda n: _call("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who | token))
+    assert [(s, b.get("error")) for s, b in results] == [(409, "no_attempts_left")] * 10, results
+    assert len(_attempts(live, exam_id)) == 1
