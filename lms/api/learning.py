@@ -4,7 +4,7 @@ admins' ledger corrections. The server's clock is the only one that counts."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -17,7 +17,7 @@ from lms.core.db import db
 from lms.core.errors import InvalidState, NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.web import client_ip, current_actor, json_body, page_args
-from lms.learning import credits, enrollment, playback, targets
+from lms.learning import credits, enrollment, evidence, playback, targets
 from lms.learning.credits import year_of
 from lms.learning.models import SessionStatus, TargetRule
 from lms.learning.summary import learner_year, learner_year_json
@@ -280,4 +280,97 @@ def my_courses() -> Response:
         page=page.page,
         per_page=page.per_page,
         pages=page.pages,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Admins inspect evidence
+
+
+def _scope_or_404() -> Any:
+    scope = current_scope(current_actor())
+    if not scope.is_admin:
+        raise NotFound()
+    return scope
+
+
+def session_json(session: Any) -> dict[str, Any]:
+    return {
+        "id": session.public_id,
+        "lesson_id": session.lesson_id,
+        "course_id": session.course_id,
+        "status": str(session.status),
+        "ended_reason": session.ended_reason,
+        "started_at": session.started_at.isoformat(),
+        "ended_at": session.ended_at.isoformat() if session.ended_at else None,
+        "credited_s": round(session.credited_s, 3),
+        "heartbeats": session.heartbeats,
+        "rejected": session.rejected,
+        "challenges_failed": session.challenges_failed,
+        "client_ip": session.client_ip,
+        "user_agent": session.user_agent,
+    }
+
+
+@bp.get("/admin/learners/suspicious")
+def suspicious() -> Response:
+    scope = _scope_or_404()
+    try:
+        days = min(366, max(1, int(request.args.get("days", "30"))))
+    except ValueError:
+        days = 30
+    since = datetime.fromtimestamp(clock(), UTC) - timedelta(days=days)
+    return jsonify(
+        items=[
+            {
+                "user": {"id": s.user.id, "name": s.user.display_name, "org": s.user.org.name},
+                "sessions": s.sessions,
+                "heartbeats": s.heartbeats,
+                "rejected": s.rejected,
+                "challenges_failed": s.challenges_failed,
+                "superseded": s.superseded,
+                "credited_s": round(s.credited_s, 1),
+                "flags": s.flags,
+            }
+            for s in evidence.suspicious_learners(scope, since=since)
+        ]
+    )
+
+
+@bp.get("/admin/users/<int:user_id>/learning")
+def cadre_learning(user_id: int) -> Response:
+    scope = _scope_or_404()
+    user = evidence.get_cadre(scope, user_id)
+    args = page_args()
+    sessions = evidence.sessions_of(user, page=args.page, per_page=args.per_page)
+    return jsonify(
+        user={"id": user.id, "name": user.display_name, "org": user.org.name},
+        credits=[entry_json(e) for e in evidence.credits_of(user)],
+        sessions=[session_json(s) for s in sessions.items],
+        sessions_total=sessions.total,
+    )
+
+
+@bp.get("/admin/playback/<session_id>/heartbeats")
+def session_heartbeats(session_id: str) -> Response:
+    session, rows = evidence.heartbeats_of(_scope_or_404(), session_id)
+    return jsonify(
+        session=session_json(session),
+        heartbeats=[
+            {
+                "received_at": r.received_at.isoformat(),
+                "seq": r.seq,
+                "position_s": r.position_s,
+                "rate": r.rate,
+                "visible": r.visible,
+                "claimed": r.claimed,
+                "accepted": r.accepted,
+                "reason": r.reason,
+                "notes": r.notes,
+                "credited": r.credited,
+                "credited_s": r.credited_s,
+                "challenge_issued": r.challenge_issued,
+            }
+            for r in rows
+        ],
     )

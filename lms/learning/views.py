@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
-from lms.accounts.web import session_or_bearer
+from lms.accounts.permissions import AdminScope
+from lms.accounts.web import current_scope, session_or_bearer
 from lms.catalog import queries as catalog_queries
 from lms.core.db import db, utcnow
-from lms.core.errors import LmsError
+from lms.core.errors import LmsError, NotFound
 from lms.core.i18n import N_
 from lms.core.web import current_actor, page_args
-from lms.learning import enrollment
+from lms.learning import credits, enrollment, evidence
 from lms.media import queries as media_queries
 from lms.media.errors import AssetNotReady
 from lms.media.models import AssetStatus, MediaAsset
@@ -113,3 +116,81 @@ def drop(course_id: int) -> Response:
 @login_required
 def rate(course_id: int) -> Response:
     return _course_action(course_id, "rate")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Admins: the review queue and a cadre's evidence
+
+
+def _admin_scope() -> AdminScope:
+    scope = current_scope(current_actor())
+    if not scope.is_admin:
+        raise NotFound()
+    return scope
+
+
+@bp.get("/admin/review")
+@login_required
+def review_queue() -> str:
+    scope = _admin_scope()
+    try:
+        days = min(366, max(1, int(request.args.get("days", "30"))))
+    except ValueError:
+        days = 30
+    suspects = evidence.suspicious_learners(scope, since=utcnow() - timedelta(days=days))
+    labels = {
+        "many_rejected": gettext("many rejected reports"),
+        "rejected_share": gettext("high share rejected"),
+        "presence_checks_failed": gettext("presence checks failed"),
+        "many_parallel_playbacks": gettext("many parallel playbacks"),
+    }
+    return render_template("learning/review.html", suspects=suspects, days=days, flag_labels=labels)
+
+
+@bp.get("/admin/users/<int:user_id>")
+@login_required
+def cadre_evidence(user_id: int) -> str:
+    scope = _admin_scope()
+    user = evidence.get_cadre(scope, user_id)
+    args = page_args()
+    return render_template(
+        "learning/cadre.html",
+        cadre=user,
+        credits=evidence.credits_of(user),
+        sessions=evidence.sessions_of(user, page=args.page, per_page=args.per_page),
+    )
+
+
+@bp.get("/admin/sessions/<session_id>")
+@login_required
+def session_evidence(session_id: str) -> str:
+    session, rows = evidence.heartbeats_of(_admin_scope(), session_id)
+    return render_template("learning/session.html", session=session, rows=rows)
+
+
+@bp.post("/admin/ledger/<int:entry_id>")
+@login_required
+def adjust_credit(entry_id: int) -> Response:
+    actor = current_actor()
+    entry, owner = credits.get_entry_for_admin(actor, entry_id)
+    try:
+        if request.form.get("action") == "revoke":
+            credits.revoke_entry(
+                actor=actor, entry=entry, owner=owner, reason=request.form.get("reason", ""), now=utcnow()
+            )
+        else:
+            credits.correct_entry(
+                actor=actor,
+                entry=entry,
+                owner=owner,
+                delta=request.form.get("hours", ""),
+                reason=request.form.get("reason", ""),
+                now=utcnow(),
+            )
+    except LmsError as error:
+        db.session.rollback()
+        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        return redirect(url_for("learn.cadre_evidence", user_id=owner.id))
+    db.session.commit()
+    flash(gettext("The credit was adjusted; the change is recorded with your reason."), "success")
+    return redirect(url_for("learn.cadre_evidence", user_id=owner.id))

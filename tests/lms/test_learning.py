@@ -310,3 +310,46 @@ def test_admins_set_targets_for_their_units_and_cadres_see_them(client, clock):
     from lms.audit.models import AuditEntry
 
     assert db.session.query(AuditEntry).filter_by(action="target.save").count() == 1
+
+
+def test_admins_see_suspicious_learners_and_their_evidence_in_their_subtree_only(client, clock, course):
+    from tests.factories import login
+
+    cheat = make_user(org=course_org(course))
+    honest = make_user(org=course_org(course))
+    lesson = active_lessons(course.id)[0]
+    session = _start(client, bearer(cheat), lesson.id)["session_id"]
+    for seq in range(1, 31):  # the same heartbeat replayed: 29 rejections
+        clock.now += 0.1
+        _beat(client, bearer(cheat), session, 1 if seq > 1 else seq, [[0, 60]])
+    _watch(client, bearer(honest), clock, _start(client, bearer(honest), lesson.id)["session_id"])
+    admin = make_admin(of=course_org(course))
+    queue = client.get("/api/v1/admin/learners/suspicious?days=3650", headers=bearer(admin)).get_json()[
+        "items"
+    ]
+    assert [item["user"]["id"] for item in queue] == [cheat.id]
+    assert "many_rejected" in queue[0]["flags"] and queue[0]["rejected"] == 29
+    other_admin = make_admin(of=make_org())
+    assert (
+        client.get("/api/v1/admin/learners/suspicious?days=3650", headers=bearer(other_admin)).get_json()[
+            "items"
+        ]
+        == []
+    )
+    assert (
+        client.get(f"/api/v1/admin/users/{cheat.id}/learning", headers=bearer(other_admin)).status_code == 404
+    )
+    learning = client.get(f"/api/v1/admin/users/{cheat.id}/learning", headers=bearer(admin)).get_json()
+    (played,) = learning["sessions"]
+    beats = client.get(f"/api/v1/admin/playback/{played['id']}/heartbeats", headers=bearer(admin)).get_json()
+    assert (
+        len(beats["heartbeats"]) == 30
+        and sum(1 for b in beats["heartbeats"] if b["reason"] == "replayed") == 29
+    )
+    # The same on the web pages
+    login(client, admin)
+    review = client.get("/learn/admin/review?days=3650").get_data(as_text=True)
+    assert cheat.display_name in review and honest.display_name not in review
+    page = client.get(f"/learn/admin/users/{cheat.id}").get_data(as_text=True)
+    assert cheat.display_name in page
+    assert client.get(f"/learn/admin/sessions/{played['id']}").status_code == 200

@@ -175,7 +175,7 @@
   }
 
   function tick() {
-    var left = Math.max(0, Math.round((state.deadline - Date.now()) / 1000));
+    var left = Math.max(0, Math.ceil((state.deadline - Date.now()) / 1000));
     var timer = $("timer");
     timer.textContent = "剩余 " + Math.floor(left / 60) + ":" + ("0" + (left % 60)).slice(-2);
     timer.classList.toggle("is-low", left <= 60);
@@ -191,6 +191,12 @@
   function refresh(message) {
     stop();
     LmsApi.get(api + "/attempts/" + state.attempt.id).then(function (data) {
+      if (data.status === "in_progress") {
+        // This clock ran a little ahead of the server's: ask again in a moment
+        state.done = false;
+        state.retry = setTimeout(function () { refresh(message); }, 1000);
+        return;
+      }
       finished(data, message);
     }, function (e) {
       // Offline at the deadline: the server has submitted anyway; show it when the connection returns
