@@ -20,12 +20,16 @@ venv: $(BIN)/.installed
 static:
 	@bash scripts/build_static.sh
 
-# Debian's ffmpeg/ffprobe (the media pipeline needs them); installed when missing and we may.
+# Debian's ffmpeg/ffprobe (the media pipeline needs them) and fonts-noto-cjk (archive PDFs); installed when missing and we may.
 system-deps:
 	@command -v ffprobe >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y -qq ffmpeg >/dev/null 2>&1 || \
 	     (apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null)) ; \
 	  else echo "ffmpeg missing: sudo apt-get install ffmpeg"; fi; }
+	@test -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null)) ; \
+	  else echo "fonts-noto-cjk missing (archive PDFs): sudo apt-get install fonts-noto-cjk"; fi; }
 
 translations: venv
 	@$(BIN)/pybabel compile -f -d lms/translations >/dev/null
