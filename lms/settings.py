@@ -100,6 +100,7 @@ class Settings:
     challenge_min_minutes: int = 10  # presence checks at random between min and max; 0 turns them off
     challenge_max_minutes: int = 20
     daily_cap_hours: int = 0  # online 学时 a cadre may earn per day; 0 = no cap
+    pdf_font: str = ""  # a CJK font file for PDFs (default: Noto CJK from Debian's fonts-noto-cjk, found)
 
     @property
     def is_production(self) -> bool:
@@ -176,6 +177,7 @@ class Settings:
             challenge_min_minutes=_int(env, "LMS_CHALLENGE_MIN_MINUTES", 10, minimum=0, maximum=600),
             challenge_max_minutes=_int(env, "LMS_CHALLENGE_MAX_MINUTES", 20, minimum=0, maximum=600),
             daily_cap_hours=_int(env, "LMS_DAILY_CAP_HOURS", 0, minimum=0, maximum=24),
+            pdf_font=_str(env, "LMS_PDF_FONT"),
         )
         settings.validate()
         return settings
@@ -261,6 +263,7 @@ KNOWN_VARIABLES = frozenset(
         "LMS_CHALLENGE_MIN_MINUTES",
         "LMS_CHALLENGE_MAX_MINUTES",
         "LMS_DAILY_CAP_HOURS",
+        "LMS_PDF_FONT",
         # read by the tooling around the app (scripts/services.sh, tests, make), not by the app
         "LMS_REQUIRE_SERVICES",
         "LMS_PORT",

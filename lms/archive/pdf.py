@@ -6,7 +6,6 @@ No font found → ``FontMissing`` (503 with a hint to install fonts-noto-cjk), n
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -165,8 +164,8 @@ def _year(pdf: _Pdf, item: ArchiveYear) -> None:
         pdf.table(rows, (50, 100, 30))
 
 
-def render_pdf(archive: Archive, *, compress: bool = True) -> bytes:
-    font = find_font(os.environ.get("LMS_PDF_FONT"))
+def render_pdf(archive: Archive, *, font_path: str = "", compress: bool = True) -> bytes:
+    font = find_font(font_path or None)
     if font is None:
         raise FontMissing()
     pdf = _Pdf(font, compress)

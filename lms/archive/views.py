@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask_login import login_required
 
 from lms.archive.archive import (
@@ -44,9 +44,11 @@ def _download(user_id: int | None, ext: str) -> Response:
     actor = current_actor()
     user = archive_owner(actor, user_id)
     archive = build_archive(user, now=utcnow())
-    body, mimetype = (
-        (render_pdf(archive), "application/pdf") if ext == "pdf" else (render_xlsx(archive), XLSX)
-    )
+    if ext == "pdf":
+        font = current_app.extensions["lms.settings"].pdf_font
+        body, mimetype = render_pdf(archive, font_path=font), "application/pdf"
+    else:
+        body, mimetype = render_xlsx(archive), XLSX
     name = quote(f"培训档案-{user.display_name}-{archive.generated_at:%Y%m%d}.{ext}")
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename=archive.{ext}; filename*=UTF-8''{name}"
