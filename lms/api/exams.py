@@ -309,7 +309,7 @@ def save_answer(attempt_id: int, position: int) -> Response:
     attempt, exam = _locked(attempt_id)
     data = json_body()
     try:
-        row = attempt_service.save_answer(
+        saved_at = attempt_service.save_answer(
             actor=actor,
             attempt=attempt,
             exam=exam,
@@ -322,7 +322,7 @@ def save_answer(attempt_id: int, position: int) -> Response:
         db.session.commit()  # the automatic submission stands
         raise
     db.session.commit()
-    return jsonify(position=position, saved_at=row.saved_at.isoformat() if row.saved_at else None)
+    return jsonify(position=position, saved_at=saved_at.isoformat())
 
 
 @bp.post("/attempts/<int:attempt_id>/submit")

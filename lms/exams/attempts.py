@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import Organization, User
@@ -38,7 +40,8 @@ from lms.learning.models import EntryKind, LedgerEntry, SourceKind
 
 MAX_ID = 2**31 - 1
 DEVICE_GRACE = timedelta(seconds=45)  # a device silent this long may be replaced by another
-SUBMIT_GRACE = timedelta(seconds=5)  # network latency allowed for a save sent just before the deadline
+SUBMIT_GRACE = timedelta(seconds=5)
+DEVICE_SEEN_EVERY = timedelta(seconds=10)  # network latency allowed for a save sent just before the deadline
 
 
 class ExamClosed(InvalidState):
@@ -145,6 +148,7 @@ def _paper(exam: Exam, seed: int, exclude: set[int]) -> tuple[list[dict[str, Any
             "question_id": item.question_id,
             "marks": str(item.marks),
             "options": list(item.option_order) if item.option_order else None,
+            "type": versions[item.question_id][1]["type"],  # autosave validates without loading the question
         }
         for item in items
     ]
@@ -288,9 +292,9 @@ def save_answer(
     answer: object,
     device_token: str,
     now: datetime,
-) -> AttemptAnswer:
-    """One answer, saved as the cadre goes. After the deadline (plus a few seconds for the network) the
-    attempt is submitted and the answer refused."""
+) -> datetime:
+    """One answer, saved as the cadre goes (returns when it was saved). After the deadline (plus a few
+    seconds for the network) the attempt is submitted and the answer refused."""
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptFinished()
     if attempt.deadline_at is not None and now >= attempt.deadline_at + SUBMIT_GRACE:
@@ -298,23 +302,26 @@ def save_answer(
         raise TimeIsUp()
     if not device_token or not secrets.compare_digest(device_token, attempt.device_token):
         raise OtherDevice()
-    attempt.device_seen_at = now
+    if now - attempt.device_seen_at > DEVICE_SEEN_EVERY:  # the device is alive; no write on every save
+        attempt.device_seen_at = now
     if not 0 <= position < len(attempt.paper):
         raise NotFound()
-    version = db.session.get(QuestionVersion, attempt.paper[position]["version_id"])
-    assert version is not None
-    cleaned = validate_answer_shape(version.content["type"], answer)
-    db.session.execute(
-        insert_ignoring_conflicts(AttemptAnswer).values(attempt_id=attempt.id, position=position, saves=0)
+    qtype = attempt.paper[position].get("type")
+    if qtype is None:  # papers from before the type was stored with them
+        version = db.session.get(QuestionVersion, attempt.paper[position]["version_id"])
+        assert version is not None
+        qtype = version.content["type"]
+    cleaned = validate_answer_shape(qtype, answer)
+    # One statement: create or update the answer row, counting the saves
+    dialect = db.session.get_bind().dialect.name
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(AttemptAnswer).values(
+        attempt_id=attempt.id, position=position, answer=cleaned, saves=1, saved_at=now
     )
-    row = db.session.scalar(
-        select(AttemptAnswer).where(
-            AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.position == position
-        )
-    )
-    assert row is not None
-    row.answer, row.saves, row.saved_at = cleaned, row.saves + 1, now
-    return row
+    stmt = insert.on_conflict_do_update(
+        index_elements=["attempt_id", "position"],
+        set_={"answer": insert.excluded.answer, "saves": AttemptAnswer.saves + 1, "saved_at": now},
+    ).returning(AttemptAnswer.saved_at)
+    return db.session.execute(stmt).scalar_one()
 
 
 def submit(
