@@ -70,3 +70,10 @@ def apply_field_errors(form: Any, failed: Any) -> None:
             form.form_errors.append(gettext(message))
     if not failed.fields:
         form.form_errors.append(gettext(failed.message_id, **failed.params))
+
+
+def error_text(error: Any) -> str:
+    """The Chinese text to flash for a service's ``LmsError``: its first field message, else its message."""
+    from flask_babel import gettext
+
+    return gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params)

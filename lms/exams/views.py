@@ -12,7 +12,7 @@ from lms.core.db import db, utcnow
 from lms.core.errors import LmsError, NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.tabular import ImportRejected
-from lms.core.web import current_actor
+from lms.core.web import current_actor, error_text
 from lms.exams import banks, manage
 from lms.exams.attempts import get_exam_for_learner
 
@@ -55,7 +55,7 @@ def create_bank() -> Response:
         banks.create_bank(actor=actor, name=request.form.get("name", ""))
     except LmsError as error:
         db.session.rollback()
-        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        flash(error_text(error), "error")
         return redirect(url_for("exams.manage_page"))
     db.session.commit()
     flash(gettext("The question bank was created."), "success")
@@ -115,7 +115,7 @@ def mark(answer_id: int) -> Response:
         db.session.rollback()
         if error.http_status == 404:
             raise
-        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        flash(error_text(error), "error")
         return redirect(url_for("exams.manage_page"))
     db.session.commit()
     flash(gettext("The answer was marked."), "success")

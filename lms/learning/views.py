@@ -14,7 +14,7 @@ from lms.catalog import queries as catalog_queries
 from lms.core.db import db, utcnow
 from lms.core.errors import LmsError, NotFound
 from lms.core.i18n import N_
-from lms.core.web import current_actor, page_args
+from lms.core.web import current_actor, error_text, page_args
 from lms.learning import credits, enrollment, evidence
 from lms.media import queries as media_queries
 from lms.media.errors import AssetNotReady
@@ -92,8 +92,7 @@ def _course_action(course_id: int, action: str) -> Response:
         db.session.rollback()
         if error.http_status == 404:
             raise
-        text = next(iter(error.fields.values()), None) or error.message_id
-        flash(gettext(text, **error.params), "error")
+        flash(error_text(error), "error")
         return redirect(url_for("catalog.course", course_id=course_id))
     db.session.commit()
     flash(gettext(message), "success")
@@ -189,7 +188,7 @@ def adjust_credit(entry_id: int) -> Response:
             )
     except LmsError as error:
         db.session.rollback()
-        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        flash(error_text(error), "error")
         return redirect(url_for("learn.cadre_evidence", user_id=owner.id))
     db.session.commit()
     flash(gettext("The credit was adjusted; the change is recorded with your reason."), "success")

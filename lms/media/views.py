@@ -10,7 +10,7 @@ from lms.accounts.web import current_scope, session_or_bearer
 from lms.core.db import db, utcnow
 from lms.core.errors import LmsError, NotFound
 from lms.core.i18n import N_
-from lms.core.web import current_actor, page_args
+from lms.core.web import current_actor, error_text, page_args
 from lms.media import queries, services
 from lms.media.delivery import PLAYLIST_TYPE
 from lms.media.models import AssetStatus, MediaAsset
@@ -135,8 +135,7 @@ def _form_action(asset_id: int, action: str) -> Response:
         db.session.rollback()
         if error.http_status == 404:
             raise
-        text = next(iter(error.fields.values()), None) or error.message_id
-        flash(gettext(text, **error.params), "error")
+        flash(error_text(error), "error")
         return redirect(f"/media/{asset_id}")
     db.session.commit()
     flash(gettext(message), "success")

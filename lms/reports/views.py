@@ -19,7 +19,7 @@ from lms.accounts.models import CADRE_CATEGORY_LABELS, ORG_KIND_LABELS, RANK_LAB
 from lms.accounts.web import current_scope
 from lms.core.db import db
 from lms.core.errors import LmsError, NotFound
-from lms.core.web import current_actor, page_args
+from lms.core.web import current_actor, error_text, page_args
 from lms.media.storage import get_storage
 from lms.reports import queries, tasks
 
@@ -188,7 +188,7 @@ def start_export() -> Response:
     except NotFound:
         raise
     except LmsError as error:
-        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        flash(error_text(error), "error")
         return redirect(url_for("reports.exports"))
     flash(gettext("The export has started; it will be ready to download below."), "success")
     return redirect(url_for("reports.exports"))

@@ -17,7 +17,7 @@ from lms.catalog.models import Category
 from lms.core.db import db, utcnow
 from lms.core.errors import LmsError, NotFound, ValidationFailed
 from lms.core.i18n import N_
-from lms.core.web import current_actor, page_args
+from lms.core.web import current_actor, error_text, page_args
 from lms.learning.credits import CHINA
 from lms.media.errors import StorageDown
 from lms.media.storage import get_storage
@@ -173,7 +173,7 @@ def act(claim_id: int, action: str) -> Response:
         db.session.rollback()
         if error.http_status == 404:
             raise
-        flash(gettext(next(iter(error.fields.values()), None) or error.message_id, **error.params), "error")
+        flash(error_text(error), "error")
         return redirect(url_for("claims.detail", claim_id=claim_id))
     db.session.commit()
     flash(gettext(done), "success")
