@@ -48,6 +48,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gunicorn_server import gunicorn
+from scratch import bench_env, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -116,32 +117,7 @@ def write_output(store, prefix: str, seconds: float) -> None:  # type: ignore[no
 
 
 def _env(tag: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LMS_TEST_DATABASE_URL", "LMS_REQUIRE_SERVICES")}
-    return env | {
-        "LMS_ENV": "production",
-        "LMS_SECRET_KEY": "benchmark-secret-key-0123456789",
-        "LMS_SESSION_COOKIE_SECURE": "0",
-        "FLASK_APP": "wsgi:app",
-        "LMS_INSTANCE_DIR": str(OUT / "playlist-instance"),
-        "LMS_CELERY_ALWAYS_EAGER": "1",  # publishing a course queues a search sync: run it inline
-        "LMS_SEARCH_BACKEND": "embedded",
-        "LMS_SEARCH_PATH": str(OUT / f"playlist-{tag}-search.sqlite"),
-    }
-
-
-def _database(base: str, name: str) -> tuple[str, Callable[[], None]]:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False), drop
+    return bench_env("playlist", tag)
 
 
 def setup(app, segments: int, cold_assets: int, written: list[str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -432,7 +408,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     tag = secrets.token_hex(4)
     env = _env(tag)
-    url, drop = _database(base, f"lms_bench_playlist_{tag}")
+    url, drop = scratch_database(base, f"lms_bench_playlist_{tag}")
     env["LMS_DATABASE_URL"] = url
     os.environ.update(env)
     from flask_migrate import upgrade

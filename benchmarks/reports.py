@@ -32,12 +32,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scratch import bench_env, scratch_database  # noqa: E402
+
 OUT = ROOT / "benchmarks/out"
 RANKS = ["bureau", "division", "section", "section", "below_section", "below_section", "general", "general"]
 CATEGORIES = [
@@ -53,34 +54,13 @@ SOURCES = ["online_course"] * 6 + ["test", "class", "offline_claim", "offline_cl
 
 
 def _env(tag: str, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LMS_TEST_DATABASE_URL", "LMS_REQUIRE_SERVICES")}
-    return env | {
-        "LMS_ENV": "production",
-        "LMS_SECRET_KEY": "benchmark-secret-key-0123456789",
-        "LMS_SESSION_COOKIE_SECURE": "0",
-        "LMS_DATABASE_URL": url,
-        "LMS_INSTANCE_DIR": str(OUT / "reports-instance"),
-        "LMS_CELERY_ALWAYS_EAGER": "1",
-        "LMS_STORAGE_BACKEND": "local",
-        "LMS_STORAGE_DIR": str(OUT / f"reports-{tag}-store"),
-        "LMS_SEARCH_BACKEND": "embedded",
-        "LMS_SEARCH_PATH": str(OUT / f"reports-{tag}-search.sqlite"),
-    }
-
-
-def _database(base: str, name: str) -> tuple[str, Callable[[], None]]:
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False), drop
+    return bench_env(
+        "reports",
+        tag,
+        LMS_DATABASE_URL=url,
+        LMS_STORAGE_BACKEND="local",
+        LMS_STORAGE_DIR=str(OUT / f"reports-{tag}-store"),
+    )
 
 
 def generate(cadres: int, rows: int, year: int) -> dict[str, int]:
@@ -228,7 +208,7 @@ def main() -> int:
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
     tag = secrets.token_hex(4)
-    url, drop = _database(base, f"lms_bench_reports_{tag}")
+    url, drop = scratch_database(base, f"lms_bench_reports_{tag}")
     env = _env(tag, url)
     os.environ.update(env)
     import logging
