@@ -3,24 +3,15 @@ throttling and unique login names hold when requests race, not only when they ta
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
 
 from lms.app import create_app
 from lms.core.db import db
 from tests.conftest import make_settings
-from tests.service_guard import env, need_service
+from tests.live import call_json, race, scratch_postgres, serve
 
 PASSWORD = "Concurrency2026"
 
@@ -32,67 +23,39 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     from lms.accounts import services
     from lms.accounts.models import OrgKind, Role, RoleGrant
 
-    url = env("LMS_TEST_DATABASE_URL") or ""
-    need_service(
-        "postgresql",
-        available=url.startswith("postgresql"),
-        why="LMS_TEST_DATABASE_URL is not a PostgreSQL URL",
-    )
-    name = f"lms_race_{uuid.uuid4().hex[:10]}"
-    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    race_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    app = create_app(make_settings(tmp_path_factory.mktemp("race"), LMS_DATABASE_URL=race_url))
-    with app.app_context():
-        upgrade()
-        org = services.create_org(actor=None, parent=None, name="并发测试单位", kind=OrgKind.UNIT)
-        data = services.clean_user_data(login_name="racer", display_name="并发")
-        services.create_user(actor=None, org=org, data=data, password=PASSWORD, must_change_password=False)
-        admin, _ = services.create_user(
-            actor=None,
-            org=org,
-            password=PASSWORD,
-            must_change_password=False,
-            data=services.clean_user_data(login_name="race-admin", display_name="管"),
-        )
-        db.session.add(RoleGrant(user_id=admin.id, role=Role.ORG_ADMIN, org_id=org.id))
-        db.session.commit()
-        ids = {"org": org.id}
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", ids
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
+    with scratch_postgres("lms_race") as race_url:
+        app = create_app(make_settings(tmp_path_factory.mktemp("race"), LMS_DATABASE_URL=race_url))
+        with app.app_context():
+            upgrade()
+            org = services.create_org(actor=None, parent=None, name="并发测试单位", kind=OrgKind.UNIT)
+            data = services.clean_user_data(login_name="racer", display_name="并发")
+            services.create_user(
+                actor=None, org=org, data=data, password=PASSWORD, must_change_password=False
+            )
+            admin, _ = services.create_user(
+                actor=None,
+                org=org,
+                password=PASSWORD,
+                must_change_password=False,
+                data=services.clean_user_data(login_name="race-admin", display_name="管"),
+            )
+            db.session.add(RoleGrant(user_id=admin.id, role=Role.ORG_ADMIN, org_id=org.id))
+            db.session.commit()
+            ids = {"org": org.id}
+        try:
+            with serve(app) as base:
+                yield base, ids
+        finally:
+            with app.app_context():
+                db.engine.dispose()
 
 
 def _post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"} | (headers or {}),
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    return call_json("POST", url, headers or {}, body)
 
 
 def _race(count: int, call) -> Counter:  # type: ignore[no-untyped-def]
-    barrier = threading.Barrier(count)
-
-    def go(_: int) -> int:
-        barrier.wait()
-        return call()
-
-    with ThreadPoolExecutor(count) as pool:
-        return Counter(pool.map(go, range(count)))
+    return Counter(race(count, lambda _: call()))
 
 
 def test_parallel_wrong_passwords_get_no_more_tries_than_sequential_ones(live):

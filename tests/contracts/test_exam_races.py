@@ -4,26 +4,20 @@ race, and no start at all once the only attempt is used. Never a 500."""
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
-from werkzeug.serving import make_server
+from sqlalchemy.engine import Engine
 
 from lms.app import create_app
 from lms.core.db import db
 from tests.conftest import make_settings
-from tests.service_guard import env, need_service
+from tests.live import call_json, race, scratch_postgres, serve
 
 QUESTIONS = [
     {
@@ -64,92 +58,43 @@ class Live:
     question_ids: list[int]
 
 
-def _call(method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        url,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json"} | headers,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        try:
-            raw = error.read()
-        finally:
-            error.close()
-        try:
-            return error.code, json.loads(raw or b"{}")
-        except ValueError:
-            return error.code, {"raw": raw.decode(errors="replace")}
-
-
-def _race(count: int, call: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-
-    def go(n: int) -> Any:
-        barrier.wait()
-        return call(n)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(go, range(count)))
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     from flask_migrate import upgrade
 
     from tests.factories import bearer, make_org, make_teacher, make_user
 
-    url = env("LMS_TEST_DATABASE_URL") or ""
-    need_service(
-        "postgresql",
-        available=url.startswith("postgresql"),
-        why="LMS_TEST_DATABASE_URL is not a PostgreSQL URL",
-    )
-    name = f"lms_exam_race_{uuid.uuid4().hex[:10]}"
-    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    race_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    app = create_app(make_settings(tmp_path_factory.mktemp("exam_race"), LMS_DATABASE_URL=race_url))
-    engine = create_engine(race_url)
-    server = None
-    try:
-        with app.app_context():
-            upgrade()
-            org = make_org(name="并发考试单位")
-            teacher = bearer(make_teacher(org=org))
-            cadres = {who: bearer(make_user(org=org)) for who in CADRES}
-            db.session.commit()
-            db.session.remove()
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_port}"
-        status, bank = _call("POST", f"{base}/api/v1/question-banks", teacher, {"name": "并发题库"})
-        assert status == 201, bank
-        ids = []
-        for content in QUESTIONS:
-            status, made = _call(
-                "POST",
-                f"{base}/api/v1/question-banks/{bank['bank']['id']}/questions",
-                teacher,
-                {"content": content},
-            )
-            assert status == 201, made
-            ids.append(made["question"]["id"])
-        yield Live(base, engine, teacher, cadres, bank["bank"]["id"], ids)
-    finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        engine.dispose()
-        with app.app_context():
-            db.engine.dispose()
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
+    with scratch_postgres("lms_exam_race") as race_url:
+        app = create_app(make_settings(tmp_path_factory.mktemp("exam_race"), LMS_DATABASE_URL=race_url))
+        engine = create_engine(race_url)
+        try:
+            with app.app_context():
+                upgrade()
+                org = make_org(name="并发考试单位")
+                teacher = bearer(make_teacher(org=org))
+                cadres = {who: bearer(make_user(org=org)) for who in CADRES}
+                db.session.commit()
+                db.session.remove()
+            with serve(app) as base:
+                status, bank = call_json(
+                    "POST", f"{base}/api/v1/question-banks", teacher, {"name": "并发题库"}
+                )
+                assert status == 201, bank
+                ids = []
+                for content in QUESTIONS:
+                    status, made = call_json(
+                        "POST",
+                        f"{base}/api/v1/question-banks/{bank['bank']['id']}/questions",
+                        teacher,
+                        {"content": content},
+                    )
+                    assert status == 201, made
+                    ids.append(made["question"]["id"])
+                yield Live(base, engine, teacher, cadres, bank["bank"]["id"], ids)
+        finally:
+            engine.dispose()
+            with app.app_context():
+                db.engine.dispose()
 
 
 def _exam(live: Live, **options: Any) -> int:
@@ -161,10 +106,10 @@ def _exam(live: Live, **options: Any) -> int:
         "max_attempts": 1,
         "pass_percent": 60,
     } | options
-    status, exam = _call("POST", f"{live.base}/api/v1/exams", live.teacher, body)
+    status, exam = call_json("POST", f"{live.base}/api/v1/exams", live.teacher, body)
     assert status == 201, exam
     exam_id = int(exam["exam"]["id"])
-    assert _call("POST", f"{live.base}/api/v1/exams/{exam_id}/publish", live.teacher)[0] == 200
+    assert call_json("POST", f"{live.base}/api/v1/exams/{exam_id}/publish", live.teacher)[0] == 200
     return exam_id
 
 
@@ -182,7 +127,7 @@ def _attempts(live: Live, exam_id: int) -> list[tuple[int, int, str]]:
 def test_parallel_starts_of_a_one_attempt_test_make_exactly_one_attempt(live):
     exam_id = _exam(live)
     who = live.cadres["starter"]
-    results = _race(10, lambda _: _call("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who))
+    results = race(10, lambda _: call_json("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who))
     statuses = Counter(status for status, _ in results)
     assert statuses[201] == 1 and statuses[500] == 0, results
     for status, body in results:
@@ -196,11 +141,11 @@ def test_parallel_starts_of_a_one_attempt_test_make_exactly_one_attempt(live):
 
 
 def _start_and_answer(live: Live, exam_id: int, who: dict[str, str]) -> tuple[int, dict[str, str]]:
-    status, body = _call("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who)
+    status, body = call_json("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who)
     assert status == 201, body
     token = {"X-Attempt-Token": body["device_token"]}
     for item in body["items"][:-1]:  # all but the last: the racing save brings it
-        status, saved = _call(
+        status, saved = call_json(
             "PUT",
             f"{live.base}/api/v1/attempts/{body['id']}/answers/{item['position']}",
             who | token,
@@ -219,10 +164,13 @@ def _race_submissions(live: Live, exam_id: int, who: dict[str, str]) -> None:
 
     def call(n: int) -> tuple[str, int, dict[str, Any]]:
         if n % 3 == 2:
-            return ("save", *_call("PUT", save_url, who | token, {"answer": RIGHT[last["question"]["type"]]}))
-        return ("submit", *_call("POST", submit_url, who | token))
+            return (
+                "save",
+                *call_json("PUT", save_url, who | token, {"answer": RIGHT[last["question"]["type"]]}),
+            )
+        return ("submit", *call_json("POST", submit_url, who | token))
 
-    results = _race(9, call)
+    results = race(9, call)
     assert all(status != 500 for _, status, _ in results), results
     for kind, status, reply in results:
         if kind == "submit":
@@ -260,8 +208,10 @@ def test_after_the_only_attempt_is_graded_parallel_starts_are_all_refused(live):
     exam_id = _exam(live)
     who = live.cadres["submitter1"]
     body, token = _start_and_answer(live, exam_id, who)
-    status, done = _call("POST", f"{live.base}/api/v1/attempts/{body['id']}/submit", who | token)
+    status, done = call_json("POST", f"{live.base}/api/v1/attempts/{body['id']}/submit", who | token)
     assert status == 200 and done["status"] == "graded", done
-    results = _race(10, lambda n: _call("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who | token))
+    results = race(
+        10, lambda n: call_json("POST", f"{live.base}/api/v1/exams/{exam_id}/attempts", who | token)
+    )
     assert [(s, b.get("error")) for s, b in results] == [(409, "no_attempts_left")] * 10, results
     assert len(_attempts(live, exam_id)) == 1

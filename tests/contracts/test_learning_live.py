@@ -5,29 +5,22 @@ heartbeats of one session racing each other never double-credit."""
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
+from sqlalchemy import select
 
 from lms.app import create_app
 from lms.core.db import db
 from tests.conftest import make_settings
-from tests.service_guard import env, need_service
+from tests.live import call_json, race, scratch_postgres, serve
 
 TOLERANCE_S = 2.0
 
@@ -120,15 +113,10 @@ def _serve(database_url: str, instance: Path, **overrides: str) -> Iterator[Live
     with app.app_context():
         upgrade()
         seeded = _seed(app, clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Live(app=app, base=f"http://127.0.0.1:{server.server_port}", clock=clock, **seeded)
+        with serve(app) as base:
+            yield Live(app=app, base=base, clock=clock, **seeded)
     finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
         with app.app_context():
             db.engine.dispose()
 
@@ -152,24 +140,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 def _call(
     method: str, url: str, token: str, body: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        url,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", "Authorization": token},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        try:
-            raw = error.read()
-        finally:
-            error.close()
-        try:
-            return error.code, json.loads(raw or b"{}")
-        except ValueError:
-            return error.code, {"raw": raw.decode(errors="replace")}
+    return call_json(method, url, {"Authorization": token}, body)
 
 
 ENDED_ERRORS = {
@@ -451,36 +422,8 @@ def test_two_lessons_in_two_tabs_only_the_newest_session_earns(live):
 
 @pytest.fixture(scope="module")
 def pg_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    url = env("LMS_TEST_DATABASE_URL") or ""
-    need_service(
-        "postgresql",
-        available=url.startswith("postgresql"),
-        why="LMS_TEST_DATABASE_URL is not a PostgreSQL URL",
-    )
-    name = f"lms_learning_{uuid.uuid4().hex[:10]}"
-    admin_engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin_engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        race_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-        try:
-            yield from _serve(race_url, tmp_path_factory.mktemp("learning_pg"))
-        finally:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    finally:
-        admin_engine.dispose()
-
-
-def _race(count: int, call: Any) -> list[Any]:
-    barrier = threading.Barrier(count)
-
-    def go(n: int) -> Any:
-        barrier.wait()
-        return call(n)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(go, range(count)))
+    with scratch_postgres("lms_learning") as url:
+        yield from _serve(url, tmp_path_factory.mktemp("learning_pg"))
 
 
 def test_parallel_heartbeats_of_one_session_never_double_credit(pg_live):
@@ -496,7 +439,7 @@ def test_parallel_heartbeats_of_one_session_never_double_credit(pg_live):
         return _call("POST", url, player.token, body)
 
     _tick(live, 15)
-    same = _race(20, lambda n: send(1, [[0, 15]]))
+    same = race(20, lambda n: send(1, [[0, 15]]))
     assert Counter(status for status, _ in same) == Counter({200: 20}), same
     earned_same = [body["accepted_s"] for _, body in same]
     assert sum(1 for s in earned_same if s > 0) == 1, earned_same
@@ -504,7 +447,7 @@ def test_parallel_heartbeats_of_one_session_never_double_credit(pg_live):
     assert sorted(body["rejected"] for _, body in same if body["accepted_s"] == 0) == ["replayed"] * 19
 
     _tick(live, 15)
-    distinct = _race(20, lambda n: send(2 + n, [[10 + n * 0.25, 30]]))
+    distinct = race(20, lambda n: send(2 + n, [[10 + n * 0.25, 30]]))
     assert {status for status, _ in distinct} <= {200, 409}, distinct
     earned_distinct = [body["accepted_s"] for status, body in distinct if status == 200]
     assert sum(earned_distinct) <= 15 + TOLERANCE_S, earned_distinct
@@ -541,7 +484,7 @@ def test_parallel_playback_starts_leave_exactly_one_active_session(pg_live):
 
     live = pg_live
     token = live.tokens["starter"]
-    results = _race(
+    results = race(
         12, lambda n: _call("POST", f"{live.base}/api/v1/lessons/{live.lessons[n % 2]}/playback", token, {})
     )
     statuses = Counter(status for status, _ in results)

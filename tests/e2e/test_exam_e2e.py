@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,11 +16,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from lms.app import create_app
 from lms.core.db import db, utcnow
 from tests.conftest import make_settings
+from tests.live import call_json, serve
 
 NO_SIDEWAYS_SCROLL = "document.scrollingElement.scrollWidth <= document.documentElement.clientWidth"
 WATCH_CSP = """
@@ -75,23 +72,6 @@ QUESTIONS = [
 KEY_MARKERS = ('"correct"', '"explanation"', '"reference_answer"', '"partial"', "解析", "实事求是")
 
 
-def _call(method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        url,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json"} | headers,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        try:
-            return error.code, json.loads(error.read() or b"{}")
-        finally:
-            error.close()
-
-
 @dataclass
 class Live:
     app: Flask
@@ -117,47 +97,43 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         cadre_login, cadre_auth = cadre.login_name, bearer(cadre)
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
     try:
-        status, bank = _call("POST", f"{base}/api/v1/question-banks", teacher_auth, {"name": "党章题库"})
-        assert status == 201, bank
-        ids = []
-        for content in QUESTIONS:
-            status, made = _call(
-                "POST",
-                f"{base}/api/v1/question-banks/{bank['bank']['id']}/questions",
-                teacher_auth,
-                {"content": content, "category": "党章"},
+        with serve(app) as base:
+            status, bank = call_json(
+                "POST", f"{base}/api/v1/question-banks", teacher_auth, {"name": "党章题库"}
             )
-            assert status == 201, made
-            ids.append(made["question"]["id"])
-        status, exam = _call(
-            "POST",
-            f"{base}/api/v1/exams",
-            teacher_auth,
-            {
-                "title": "党章知识限时测试",
-                "bank_ids": [bank["bank"]["id"]],
-                "structure": [{"kind": "fixed", "question_id": i, "marks": 25} for i in ids],
-                "time_limit_minutes": 10,
-                "max_attempts": 1,
-                "pass_percent": 60,
-                "review": "explanations",
-                "shuffle_questions": True,
-                "shuffle_options": True,
-            },
-        )
-        assert status == 201, exam
-        exam_id = exam["exam"]["id"]
-        assert _call("POST", f"{base}/api/v1/exams/{exam_id}/publish", teacher_auth)[0] == 200
-        yield Live(app=app, base=base, exam_id=exam_id, cadre_login=cadre_login, cadre_auth=cadre_auth)
+            assert status == 201, bank
+            ids = []
+            for content in QUESTIONS:
+                status, made = call_json(
+                    "POST",
+                    f"{base}/api/v1/question-banks/{bank['bank']['id']}/questions",
+                    teacher_auth,
+                    {"content": content, "category": "党章"},
+                )
+                assert status == 201, made
+                ids.append(made["question"]["id"])
+            status, exam = call_json(
+                "POST",
+                f"{base}/api/v1/exams",
+                teacher_auth,
+                {
+                    "title": "党章知识限时测试",
+                    "bank_ids": [bank["bank"]["id"]],
+                    "structure": [{"kind": "fixed", "question_id": i, "marks": 25} for i in ids],
+                    "time_limit_minutes": 10,
+                    "max_attempts": 1,
+                    "pass_percent": 60,
+                    "review": "explanations",
+                    "shuffle_questions": True,
+                    "shuffle_options": True,
+                },
+            )
+            assert status == 201, exam
+            exam_id = exam["exam"]["id"]
+            assert call_json("POST", f"{base}/api/v1/exams/{exam_id}/publish", teacher_auth)[0] == 200
+            yield Live(app=app, base=base, exam_id=exam_id, cadre_login=cadre_login, cadre_auth=cadre_auth)
     finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
         with app.app_context():
             db.engine.dispose()
 
@@ -306,7 +282,7 @@ def test_a_cadre_takes_a_timed_test_on_a_phone_through_a_dropped_connection(brow
         time.sleep(max(0.0, (deadline - utcnow()).total_seconds()) + 5.5)  # past the network grace
 
         before_submission = list(bodies)
-        late = _call(
+        late = call_json(
             "PUT",
             f"{live.base}/api/v1/attempts/{attempt_id}/answers/{positions['multiple']}",
             live.cadre_auth | {"X-Attempt-Token": token},
@@ -321,7 +297,7 @@ def test_a_cadre_takes_a_timed_test_on_a_phone_through_a_dropped_connection(brow
         assert page.evaluate(NO_SIDEWAYS_SCROLL), "the result scrolls sideways at 360 px"
 
         # Only the in-time answers were graded; the late one was not stored
-        status, final = _call("GET", f"{live.base}/api/v1/attempts/{attempt_id}", live.cadre_auth)
+        status, final = call_json("GET", f"{live.base}/api/v1/attempts/{attempt_id}", live.cadre_auth)
         assert status == 200 and final["status"] == "graded" and final["auto_submitted"] is True, final
         answers = {item["question"]["type"]: (item["answer"], item["score"]) for item in final["items"]}
         assert answers == {
@@ -331,7 +307,7 @@ def test_a_cadre_takes_a_timed_test_on_a_phone_through_a_dropped_connection(brow
             "multiple": (None, 0.0),
         }, answers
         assert (final["score"], final["passed"]) == (75.0, True)
-        assert _call(
+        assert call_json(
             "PUT",
             f"{live.base}/api/v1/attempts/{attempt_id}/answers/{positions['multiple']}",
             live.cadre_auth | {"X-Attempt-Token": token},

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,11 +24,11 @@ from urllib.parse import urlparse
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from lms.app import create_app
 from lms.core.db import db
 from tests.conftest import make_settings
+from tests.live import serve
 from tests.media_helpers import ffmpeg
 from tests.media_pipeline.conftest import remove_bucket
 from tests.service_guard import env, need_service
@@ -115,15 +114,8 @@ def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServ
             upgrade()
             seed_demo()
             db.session.commit()
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield MediaServer(f"http://127.0.0.1:{server.server_port}", app, str(endpoint))
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(10)
+        with serve(app) as base:
+            yield MediaServer(base, app, str(endpoint))
     finally:
         with app.app_context():
             db.engine.dispose()
