@@ -7,6 +7,7 @@ from lms.discovery import models as discovery_models
 from lms.exams import models as exams_models
 from lms.learning import models as learning_models
 from lms.media import models as media_models
+from lms.reports import models as reports_models
 from lms.reviews import models as reviews_models
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "exams_models",
     "learning_models",
     "media_models",
+    "reports_models",
     "reviews_models",
 ]
