@@ -35,3 +35,13 @@ class CommentTooLong(ValidationFailed):
 class LessonMediaNotReady(InvalidState):
     code = "lesson_media_not_ready"
     message = N_("The media of lesson “%(title)s” is not ready (still processing, failed or taken down).")
+
+
+class NotDeletable(InvalidState):
+    code = "course_not_deletable"
+    message = N_("Only a course that was never published, and is not under review, can be deleted.")
+
+
+class CourseInUse(Conflict):
+    code = "course_in_use"
+    message = N_("Something else (for example a test) still refers to this course; remove it first.")

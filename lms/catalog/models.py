@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,6 +71,10 @@ class Category(db.Model):
     code: Mapped[str | None] = mapped_column(String(32), unique=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # A subcategory belongs to the org whose admin added it and is offered to courses in that subtree;
+    # the four top-level categories have none. A retired one is offered no more (courses keep it).
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    is_retired: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
 
 class Course(TimestampMixin, db.Model):
@@ -194,5 +198,30 @@ class Lesson(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     title: Mapped[str] = mapped_column(String(200))
     media_asset_id: Mapped[int | None] = mapped_column(ForeignKey("media_assets.id"), index=True)
+    # Or reading material (text or a PDF) instead of a recording; it earns no watch time.
+    material_id: Mapped[int | None] = mapped_column(ForeignKey("course_materials.id"), index=True)
     duration_s: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class MaterialKind(enum.StrEnum):
+    TEXT = "text"  # sanitized rich text written in the editor
+    PDF = "pdf"  # a PDF file in the object store
+
+
+class CourseMaterial(db.Model):
+    """Reading material a lesson may carry instead of media. Never changed once written (revisions
+    refer to it by id), so a published revision keeps showing what was approved."""
+
+    __tablename__ = "course_materials"
+
+    id: Mapped[intpk]
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[MaterialKind] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    object_key: Mapped[str | None] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    text_html: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -8,20 +8,24 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
-from lms.accounts.models import Organization, User
+from lms.accounts.models import Organization, Role, RoleGrant, User
 from lms.audit import services as audit
 from lms.catalog import permissions
 from lms.catalog.errors import (
     CommentTooLong,
     CourseCodeTaken,
+    CourseInUse,
     LessonMediaNotReady,
+    NotDeletable,
     NotEditable,
     NothingToSubmit,
     NotInReview,
     ReasonRequired,
 )
 from lms.catalog.models import (
+    Category,
     Course,
     CourseRating,
     CourseRevision,
@@ -113,6 +117,54 @@ def _check_media(actor: User, data: CourseData, allowed: Collection[int] = ()) -
             )
 
 
+def _check_visibility(org: Organization, paths: list[str] | None) -> list[str] | None:
+    """Visibility is one or more existing org subtrees inside the owning org's subtree: the owning org's
+    admins, who approve the course, answer for everything it is shown to."""
+    if paths is None:
+        return None
+    wanted = sorted(set(paths))
+    if not wanted:
+        raise ValidationFailed(fields={"visibility_paths": N_("Choose at least one unit that may see it.")})
+    outside = [p for p in wanted if not isinstance(p, str) or not p.startswith(org.path)]
+    found = set(db.session.scalars(select(Organization.path).where(Organization.path.in_(wanted))))
+    if outside or found != set(wanted):
+        raise ValidationFailed(
+            fields={"visibility_paths": N_("A course can only be shown to units within its own unit.")}
+        )
+    return wanted
+
+
+def _check_teachers(actor: User, data: CourseData, allowed: Collection[int] = ()) -> None:
+    """A listed teacher may edit the course: new names must be active accounts with the teacher role
+    (the author may always list themselves; teachers already on the course stay)."""
+    new = set(data.teacher_ids) - set(allowed) - {actor.id}
+    if not new:
+        return
+    teachers = set(
+        db.session.scalars(
+            select(User.id)
+            .join(RoleGrant, RoleGrant.user_id == User.id)
+            .where(User.id.in_(new), User.is_active, RoleGrant.role == Role.TEACHER)
+        )
+    )
+    if teachers != new:
+        raise ValidationFailed(fields={"teacher_ids": N_("Choose teachers from the list.")})
+
+
+def _check_category(org: Organization, category_id: int | None, allowed: int | None = None) -> None:
+    """A top-level category, or a subcategory that is in use and belongs to the course's org or one
+    above it (a course keeps a subcategory it already had even after it is retired)."""
+    if category_id is None or category_id == allowed:
+        return
+    category = db.session.get(Category, category_id) if 0 < category_id < 2**31 else None
+    if category is not None and category.parent_id is not None:
+        owner = db.session.get(Organization, category.org_id) if category.org_id else None
+        if category.is_retired or (owner is not None and not org.path.startswith(owner.path)):
+            category = None
+    if category is None:
+        raise ValidationFailed(fields={"category_id": N_("Not a valid choice.")})
+
+
 def _media_ids(revision: CourseRevision | None) -> set[int]:
     if revision is None:
         return set()
@@ -180,6 +232,9 @@ def create_course(
         "create_course",
     )
     _check_media(actor, data)
+    _check_teachers(actor, data)
+    _check_category(org, data.category_id)
+    visibility_paths = _check_visibility(org, visibility_paths)
     code = (code or "").strip()[:64] or None
     if code and db.session.scalar(select(Course.id).where(Course.code == code)) is not None:
         raise CourseCodeTaken(fields={"code": CourseCodeTaken.message})
@@ -209,6 +264,12 @@ def edit_course(
     if revision is not None and revision.status == RevisionStatus.SUBMITTED:
         raise NotEditable()
     _check_media(actor, data, _media_ids(course.published_revision) | _media_ids(revision))
+    current = revision or course.published_revision
+    assert current is not None
+    _check_teachers(actor, data, current.teacher_ids)
+    _check_category(org, data.category_id, current.category_id)
+    visibility_paths = _check_visibility(org, visibility_paths)
+    before = _snapshot(current)
     if revision is None:
         published = course.published_revision
         assert published is not None
@@ -230,7 +291,52 @@ def edit_course(
     revision.status = RevisionStatus.DRAFT
     db.session.flush()
     db.session.refresh(course)
+    audit.record_change(
+        actor=actor,
+        action="course.edit",
+        target_type="course",
+        target_id=course.id,
+        target_label=revision.title,
+        org_path=org.path,
+        before=before | {"revision": current.number},
+        after=_snapshot(revision) | {"revision": revision.number},
+    )
     return revision
+
+
+def delete_draft(*, actor: User, course: Course) -> None:
+    """Delete a course that was never published (a draft, or one sent back): nothing of it was ever
+    in the catalog or in search, and no learner has it. Audited."""
+    org = _org(course)
+    require(permissions.can_edit(actor, course, org.path), "delete_course")
+    revision = course.working_revision
+    if (
+        course.status != CourseStatus.DRAFT
+        or course.published_revision_id is not None
+        or course.published_at is not None
+        or revision is None
+        or revision.status == RevisionStatus.SUBMITTED
+    ):
+        raise NotDeletable()
+    title, snapshot, course_id = revision.title, _snapshot(revision), course.id
+    try:
+        with db.session.begin_nested():
+            course.working_revision_id = None
+            db.session.flush()
+            db.session.execute(delete(CourseRevision).where(CourseRevision.course_id == course_id))
+            db.session.delete(course)
+            db.session.flush()
+    except IntegrityError as error:  # e.g. a test (exam) was attached to the draft
+        raise CourseInUse() from error
+    audit.record(
+        actor=actor,
+        action="course.delete",
+        target_type="course",
+        target_id=course_id,
+        target_label=title,
+        org_path=org.path,
+        before=snapshot,
+    )
 
 
 def submit_for_review(*, actor: User, course: Course, now: datetime | None = None) -> CourseRevision:
