@@ -306,21 +306,35 @@ def get_attempt(attempt_id: int) -> Response:
 @bp.put("/attempts/<int:attempt_id>/answers/<int:position>")
 def save_answer(attempt_id: int, position: int) -> Response:
     actor = current_actor()
-    attempt, exam = _locked(attempt_id)
-    data = json_body()
-    try:
-        saved_at = attempt_service.save_answer(
-            actor=actor,
-            attempt=attempt,
-            exam=exam,
-            position=position,
-            answer=data.get("answer"),
-            device_token=request.headers.get("X-Attempt-Token", ""),
-            now=utcnow(),
-        )
-    except attempt_service.TimeIsUp:
-        db.session.commit()  # the automatic submission stands
-        raise
+    answer = json_body().get("answer")
+    device_token = request.headers.get("X-Attempt-Token", "")
+    now = utcnow()
+    saved_at = attempt_service.quick_save(
+        actor_id=actor.id,
+        attempt_id=attempt_id,
+        position=position,
+        answer=answer,
+        device_token=device_token,
+        now=now,
+    )
+    if saved_at is None:  # refused, or not for the one-statement path: the locked attempt says why
+        # End the transaction first: a save that waited for a submission keeps its share lock on the
+        # attempt although it wrote nothing, and two such saves locking the row for update would deadlock.
+        db.session.commit()
+        attempt, exam = _locked(attempt_id)
+        try:
+            saved_at = attempt_service.save_answer(
+                actor=actor,
+                attempt=attempt,
+                exam=exam,
+                position=position,
+                answer=answer,
+                device_token=device_token,
+                now=now,
+            )
+        except attempt_service.TimeIsUp:
+            db.session.commit()  # the automatic submission stands
+            raise
     db.session.commit()
     return jsonify(position=position, saved_at=saved_at.isoformat())
 

@@ -1,21 +1,25 @@
 """Online tests under real parallel requests against a live server on PostgreSQL (a throwaway database):
 one attempt when starts race, one grading and one learning-hours credit when submissions (and a save)
-race, and no start at all once the only attempt is used. Never a 500."""
+race, a submission grades every save that got a 200 and no save after it gets one, and no start at all
+once the only attempt is used. Never a 500."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from flask import Flask
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
 from lms.app import create_app
-from lms.core.db import db
+from lms.core.db import db, utcnow
 from tests.conftest import make_settings
 from tests.live import call_json, race, scratch_postgres, serve
 
@@ -45,7 +49,7 @@ RIGHT = {
     "true_false": {"value": True},
     "fill_blank": {"blanks": ["实事求是"]},
 }
-CADRES = ("starter", "submitter1", "submitter2", "submitter3")
+CADRES = ("starter", "submitter1", "submitter2", "submitter3", "saver1", "saver2")
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Live:
     cadres: dict[str, dict[str, str]]
     bank_id: int
     question_ids: list[int]
+    app: Flask  # the live server's app, for holding a transaction open in the test
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +95,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                     )
                     assert status == 201, made
                     ids.append(made["question"]["id"])
-                yield Live(base, engine, teacher, cadres, bank["bank"]["id"], ids)
+                yield Live(base, engine, teacher, cadres, bank["bank"]["id"], ids, app)
         finally:
             engine.dispose()
             with app.app_context():
@@ -215,3 +220,95 @@ def test_after_the_only_attempt_is_graded_parallel_starts_are_all_refused(live):
     )
     assert [(s, b.get("error")) for s, b in results] == [(409, "no_attempts_left")] * 10, results
     assert len(_attempts(live, exam_id)) == 1
+
+
+# A save and a submission interleaved by hand: one side holds its transaction open in the test while the
+# other goes through the live server. Each interleaving fails if autosave does not hold the attempt's row
+# for the length of its transaction (a save that is an update of an answer row takes no foreign key lock).
+
+HOLD_S = 0.6  # long enough for the other side to reach the lock
+
+
+def _one_answer_saved_wrong(live: Live, who: str) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """An attempt of a one-attempt test with every answer right except the single choice, saved wrong."""
+    headers = live.cadres[who]
+    status, body = call_json("POST", f"{live.base}/api/v1/exams/{_exam(live)}/attempts", headers)
+    assert status == 201, body
+    token = {"X-Attempt-Token": body["device_token"]}
+    for item in body["items"]:
+        answer = {"choice": "B"} if item["question"]["type"] == "single" else RIGHT[item["question"]["type"]]
+        status, saved = call_json(
+            "PUT",
+            f"{live.base}/api/v1/attempts/{body['id']}/answers/{item['position']}",
+            headers | token,
+            {"answer": answer},
+        )
+        assert status == 200, saved
+    single = next(item for item in body["items"] if item["question"]["type"] == "single")
+    return body, headers | token, single
+
+
+def _answer_row(live: Live, attempt_id: int, position: int) -> tuple[Any, int]:
+    with live.engine.connect() as conn:
+        answer, saves = conn.execute(
+            text("SELECT answer, saves FROM exam_answers WHERE attempt_id = :a AND position = :p"),
+            {"a": attempt_id, "p": position},
+        ).one()
+    return answer, saves
+
+
+def test_a_submission_waits_for_a_save_in_flight_and_grades_it(live):
+    from lms.exams.attempts import quick_save
+
+    body, headers, single = _one_answer_saved_wrong(live, "saver1")
+    with live.app.app_context(), ThreadPoolExecutor(1) as pool:
+        user_id = db.session.scalar(
+            text("SELECT user_id FROM exam_attempts WHERE id = :a"), {"a": body["id"]}
+        )
+        saved_at = quick_save(
+            actor_id=user_id,
+            attempt_id=body["id"],
+            position=single["position"],
+            answer={"choice": "A"},  # the right one, not committed yet
+            device_token=headers["X-Attempt-Token"],
+            now=utcnow(),
+        )
+        assert saved_at is not None  # the save got its 200
+        submitting = pool.submit(
+            call_json, "POST", f"{live.base}/api/v1/attempts/{body['id']}/submit", headers
+        )
+        time.sleep(HOLD_S)
+        assert not submitting.done(), submitting.result()  # the submission waits for the save …
+        db.session.commit()
+        db.session.remove()
+        status, done = submitting.result(timeout=30)
+    assert status == 200 and done["status"] == "graded", done
+    assert done["score"] == 100.0, done  # … and grades the saved answer, not the one before it
+    assert _answer_row(live, body["id"], single["position"]) == ({"choice": "A"}, 2)
+
+
+def test_a_save_that_waited_for_a_submission_is_refused_and_changes_nothing(live):
+    from lms.exams.attempts import submit
+    from lms.exams.models import Attempt, Exam
+
+    body, headers, single = _one_answer_saved_wrong(live, "saver2")
+    with live.app.app_context(), ThreadPoolExecutor(1) as pool:
+        attempt = db.session.scalar(select(Attempt).where(Attempt.id == body["id"]).with_for_update())
+        submit(attempt=attempt, exam=db.session.get(Exam, attempt.exam_id), actor=None, now=utcnow())
+        saving = pool.submit(
+            call_json,
+            "PUT",
+            f"{live.base}/api/v1/attempts/{body['id']}/answers/{single['position']}",
+            headers,
+            {"answer": {"choice": "A"}},
+        )
+        time.sleep(HOLD_S)
+        assert not saving.done(), saving.result()  # the save waits for the submission …
+        db.session.commit()
+        db.session.remove()
+        status, refused = saving.result(timeout=30)
+    assert status == 409 and refused["error"] == "attempt_finished", refused  # … then is refused
+    # the submitted answers are untouched: the wrong choice, saved once, graded 0 of 25
+    assert _answer_row(live, body["id"], single["position"]) == ({"choice": "B"}, 1)
+    status, result = call_json("GET", f"{live.base}/api/v1/attempts/{body['id']}", headers)
+    assert status == 200 and result["score"] == 75.0, result

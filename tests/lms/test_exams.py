@@ -174,6 +174,75 @@ def test_the_server_submits_at_the_deadline_and_refuses_late_answers(client, set
     assert third.status_code == 409 and third.get_json()["error"] == "no_attempts_left"
 
 
+def _save(client, attempt_id, position, answer, headers):  # type: ignore[no-untyped-def]
+    return client.put(
+        f"/api/v1/attempts/{attempt_id}/answers/{position}", json={"answer": answer}, headers=headers
+    )
+
+
+def test_autosave_refuses_what_it_must_and_counts_every_save(client, setup):
+    from lms.exams.models import AttemptAnswer
+
+    cadre = make_user(org=setup["org"])
+    headers = bearer(cadre)
+    body = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers).get_json()
+    mine = headers | {"X-Attempt-Token": body["device_token"]}
+    by_type = {item["question"]["type"]: item["position"] for item in body["items"]}
+    single, multiple = by_type["single"], by_type["multiple"]
+    # saved and saved again: one row, two saves, the last answer (keys cleaned: full-width, lower case)
+    assert _save(client, body["id"], single, {"choice": "B"}, mine).status_code == 200
+    again = _save(client, body["id"], single, {"choice": "ａ"}, mine)
+    assert again.status_code == 200 and again.get_json()["position"] == single
+    row = db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"], position=single).one()
+    assert (row.answer, row.saves) == ({"choice": "A"}, 2)
+    # a position that is not on the paper, another cadre's attempt, no device token, a wrong one
+    assert _save(client, body["id"], 99, {"choice": "A"}, mine).status_code == 404
+    outsider = bearer(make_user(org=setup["org"])) | {"X-Attempt-Token": body["device_token"]}
+    assert _save(client, body["id"], single, {"choice": "A"}, outsider).status_code == 404
+    for token in ("", "not-the-token"):
+        refused = _save(client, body["id"], single, {"choice": "B"}, headers | {"X-Attempt-Token": token})
+        assert refused.status_code == 409 and refused.get_json()["error"] == "attempt_on_other_device"
+    # an answer shaped for another type of question is judged by the question's own type (cleared)
+    assert _save(client, body["id"], multiple, {"choice": "A"}, mine).status_code == 200
+    row = db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"], position=multiple).one()
+    assert row.answer == {"choices": []}
+    done = client.post(f"/api/v1/attempts/{body['id']}/submit", headers=mine).get_json()
+    assert done["status"] == "graded"
+    # the answers of a submitted attempt never change
+    late = _save(client, body["id"], single, {"choice": "B"}, mine)
+    assert late.status_code == 409 and late.get_json()["error"] == "attempt_finished"
+    db.session.expire_all()
+    row = db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"], position=single).one()
+    assert (row.answer, row.saves) == ({"choice": "A"}, 2)
+
+
+def test_a_device_that_keeps_saving_keeps_the_attempt_and_a_silent_one_loses_it(client, setup):
+    from lms.exams.models import AttemptAnswer
+
+    cadre = make_user(org=setup["org"])
+    headers = bearer(cadre)
+    body = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers).get_json()
+    phone = headers | {"X-Attempt-Token": body["device_token"]}
+    attempt = db.session.get(Attempt, body["id"])
+    attempt.device_seen_at = utcnow() - timedelta(minutes=5)  # opened long ago …
+    db.session.commit()
+    assert _save(client, body["id"], 0, _answers(body["items"])[0], phone).status_code == 200  # … saving now
+    other = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers)
+    assert other.status_code == 409 and other.get_json()["error"] == "attempt_on_other_device"
+    # the phone goes quiet for longer than the grace: a second device takes the attempt over
+    db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"]).update(
+        {"saved_at": utcnow() - timedelta(minutes=2)}
+    )
+    db.session.commit()
+    pc = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers)
+    assert pc.status_code == 200 and pc.get_json()["id"] == body["id"]
+    assert pc.get_json()["items"][0]["answer"] is not None  # with the phone's answers
+    refused = _save(client, body["id"], 0, _answers(body["items"])[0], phone)
+    assert refused.status_code == 409 and refused.get_json()["error"] == "attempt_on_other_device"
+    taken = headers | {"X-Attempt-Token": pc.get_json()["device_token"]}
+    assert _save(client, body["id"], 0, _answers(body["items"])[0], taken).status_code == 200
+
+
 def test_the_overdue_sweep_submits_abandoned_attempts(client, setup, app):
     from lms.exams.attempts import sweep_overdue
 
