@@ -1,0 +1,1 @@
+"""Web pages for teachers and admins: writing courses, reviewing them, and managing subcategories."""
