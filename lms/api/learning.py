@@ -11,15 +11,15 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import gettext
 
 from lms.accounts.web import current_scope
-from lms.api.v1 import authenticate_bearer
+from lms.api.v1 import authenticate_bearer, deferred_bearer, require_bearer
 from lms.catalog import queries as catalog_queries
 from lms.core.db import db
-from lms.core.errors import InvalidState, NotFound, ValidationFailed
+from lms.core.errors import InvalidState, LmsError, NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.web import client_ip, current_actor, json_body, page_args
 from lms.learning import credits, enrollment, evidence, playback, targets
 from lms.learning.credits import year_of
-from lms.learning.models import SessionStatus, TargetRule
+from lms.learning.models import TargetRule
 from lms.learning.summary import learner_year, learner_year_json
 from lms.media import queries as media_queries
 from lms.media.errors import AssetNotReady
@@ -92,16 +92,25 @@ def _ended_response(reason: str | None) -> tuple[Response, int]:
 
 @bp.post("/playback/<session_id>/heartbeat")
 def heartbeat(session_id: str) -> tuple[Response, int]:
-    actor = current_actor()
-    hb = playback.parse_heartbeat(json_body())
-    session = playback.get_session(actor, session_id)  # locked until commit
-    now = clock()
-    if session.status == SessionStatus.ENDED:
-        playback.record_ended_heartbeat(actor=actor, session=session, hb=hb, now=now)
-        reason = session.ended_reason
-        db.session.commit()
-        return _ended_response(reason)
-    result = playback.heartbeat(actor=actor, session=session, hb=hb, settings=_settings(), now=now)
+    token = deferred_bearer()  # a phone app's bearer token: checked in the locking SELECT itself
+    try:
+        hb = playback.parse_heartbeat(json_body())
+    except LmsError:
+        if token is not None:
+            require_bearer(token)  # a bad token is a 401 before a bad body is a 400
+        raise
+    settings, now = _settings(), clock()
+    result = None
+    if token is not None:
+        result = playback.receive_heartbeat_by_token(
+            token=token, public_id=session_id, hb=hb, settings=settings, now=now
+        )
+        if result is None:
+            require_bearer(token)  # 401 for a bad token; else the session is missing or not theirs
+    if result is None:
+        result = playback.receive_heartbeat(
+            actor=current_actor(), public_id=session_id, hb=hb, settings=settings, now=now
+        )
     db.session.commit()
     if result.ended:
         return _ended_response(result.reason)

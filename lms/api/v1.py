@@ -28,6 +28,12 @@ PUBLIC_ENDPOINTS = {"api.issue_token"}
 BEFORE_PASSWORD_CHANGE = {"api.me", "api.change_password", "api.revoke_token"}
 
 
+# Endpoints on the hottest path that check a bearer token themselves, in the one statement that also
+# reads and locks what they act on (a heartbeat: one round trip and one ORM load less). Each must call
+# ``deferred_bearer()`` and, when its own check finds nothing, ``require_bearer()``.
+DEFERRED_BEARER = {"api_learning.heartbeat"}
+
+
 @bp.before_request
 def authenticate_bearer() -> None:
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -44,15 +50,28 @@ def authenticate_bearer() -> None:
         user = current_user._get_current_object()
     else:
         scheme, _, raw = header.partition(" ")
-        token = services.resolve_token(raw.strip()) if scheme.lower() == "bearer" else None
-        if token is None:
-            raise Unauthorized(
-                N_("A valid bearer token is required."), headers={"WWW-Authenticate": "Bearer"}
-            )
-        g.api_user, g.api_token = token.user, token
-        user = token.user
+        if request.endpoint in DEFERRED_BEARER and scheme.lower() == "bearer":
+            g.deferred_bearer = raw.strip()
+            return
+        user = require_bearer(raw.strip() if scheme.lower() == "bearer" else "")
     if user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
         raise PasswordChangeRequired()
+
+
+def require_bearer(raw: str) -> User:
+    """The user of a valid bearer token (kept in ``g`` for ``current_actor``), else 401."""
+    token = services.resolve_token(raw) if raw else None
+    if token is None:
+        raise Unauthorized(N_("A valid bearer token is required."), headers={"WWW-Authenticate": "Bearer"})
+    g.api_user, g.api_token = token.user, token
+    if token.user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
+        raise PasswordChangeRequired()
+    return token.user
+
+
+def deferred_bearer() -> str | None:
+    """The bearer token an endpoint in ``DEFERRED_BEARER`` is to check itself (None: a web session)."""
+    return g.pop("deferred_bearer", None)
 
 
 class CsrfFailed(LmsError):

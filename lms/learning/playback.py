@@ -8,16 +8,19 @@ order (lease → session → progress) is the same everywhere, so these never de
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Row, and_, bindparam, insert, select, update
 
-from lms.accounts.models import User
+from lms.accounts.models import ApiToken, User
+from lms.accounts.services import TOKEN_IS_VALID, token_params
 from lms.catalog.models import Course, Lesson
 from lms.core.db import db, insert_ignoring_conflicts
 from lms.core.errors import NotFound, ValidationFailed
@@ -59,13 +62,23 @@ def _dt(seconds: float) -> datetime:
 # State <-> JSON
 
 
-def dump_state(state: rules.SessionState) -> dict[str, Any]:
-    data = asdict(state)
-    data["covered"] = [list(i) for i in state.covered]
-    data["ended"] = str(state.ended) if state.ended else None
-    if data["duration_s"] is not None and not math.isfinite(data["duration_s"]):
-        data["duration_s"] = 0.0
-    return data
+def dump_state(state: rules.SessionState, *, with_covered: bool = True) -> dict[str, Any]:
+    """The session's JSON. The coverage lives in the user's ``lesson_progress`` row (the one that
+    counts); a session keeps a copy only when it ends, as evidence of what it had reached."""
+    challenge = state.challenge
+    duration = state.duration_s
+    return {
+        "started_at": state.started_at,
+        "last_seq": state.last_seq,
+        "last_accepted_at": state.last_accepted_at,
+        "credited_s": state.credited_s,
+        "hidden_since": state.hidden_since,
+        "next_challenge_at": state.next_challenge_at,
+        "challenge": asdict(challenge) if challenge is not None else None,
+        "duration_s": duration if duration is None or math.isfinite(duration) else 0.0,
+        "covered": [[a, b] for a, b in state.covered] if with_covered else [],
+        "ended": str(state.ended) if state.ended else None,
+    }
 
 
 def load_state(data: dict[str, Any]) -> rules.SessionState:
@@ -235,98 +248,271 @@ class HeartbeatResult:
     covered: tuple[tuple[float, float], ...] = ()
 
 
-def get_session(actor: User, public_id: str) -> PlaybackSession:
-    session = db.session.scalar(
-        select(PlaybackSession).where(PlaybackSession.public_id == public_id[:32]).with_for_update()
+_SESSIONS = PlaybackSession.__table__
+_PROGRESS = LessonProgress.__table__
+_EVIDENCE = HeartbeatRecord.__table__
+
+# The session row and the user's progress row of its lesson, both locked (FOR UPDATE without OF locks
+# the rows of every table in the join, session first), in one round trip.
+_LOCK_SESSION = (
+    select(
+        _SESSIONS.c.id,
+        _SESSIONS.c.user_id,
+        _SESSIONS.c.lesson_id,
+        _SESSIONS.c.course_id,
+        _SESSIONS.c.status,
+        _SESSIONS.c.ended_reason,
+        _SESSIONS.c.state,
+        _SESSIONS.c.challenge,
+        _PROGRESS.c.id.label("progress_id"),
+        _PROGRESS.c.covered,
+        _PROGRESS.c.completed_at,
     )
-    if session is None or session.user_id != actor.id:
-        raise NotFound()
-    return session
+    .join(
+        _PROGRESS,
+        and_(_PROGRESS.c.user_id == _SESSIONS.c.user_id, _PROGRESS.c.lesson_id == _SESSIONS.c.lesson_id),
+    )
+    .where(_SESSIONS.c.public_id == bindparam("public_id"))
+    .with_for_update(of=[_SESSIONS, _PROGRESS])
+)
 
 
-def heartbeat(
-    *, actor: User, session: PlaybackSession, hb: rules.Heartbeat, settings: Settings, now: float
-) -> HeartbeatResult:
-    """Judge one heartbeat of a locked session; always leaves an evidence row (the caller commits).
-    The hot path: the session row, the progress row and the evidence insert, nothing else (the policy's
-    per-lesson flags were stored with the session when it started)."""
-    stored = session.state
-    policy = policy_from(
-        settings, audio=bool(stored.get("audio")), no_seek_ahead=bool(stored.get("no_seek_ahead"))
-    )
-    progress = db.session.scalar(
-        select(LessonProgress)
-        .where(LessonProgress.user_id == actor.id, LessonProgress.lesson_id == session.lesson_id)
-        .with_for_update()
-    )
-    if progress is None:  # started before progress rows existed for it: create it now
+# The same, for a bearer token checked in the same statement (``TOKEN_IS_VALID``): no row when the token
+# is not valid, the session is not its user's, or the user must first change the password.
+_LOCK_SESSION_BY_TOKEN = (
+    _LOCK_SESSION.join(ApiToken, ApiToken.user_id == _SESSIONS.c.user_id)
+    .join(User, TOKEN_IS_VALID)
+    .where(User.must_change_password.is_(False))
+    .with_for_update(of=[_SESSIONS, _PROGRESS])
+)
+
+
+def _locked(actor: User, public_id: str) -> Row[Any]:
+    row = db.session.execute(_LOCK_SESSION, {"public_id": public_id[:32]}).first()
+    if row is None:
+        # Not found, another user's, or started before progress rows existed: create it, then lock.
+        session = db.session.scalar(
+            select(PlaybackSession).where(PlaybackSession.public_id == public_id[:32])
+        )
+        if session is None or session.user_id != actor.id:
+            raise NotFound()
         lesson = db.session.get(Lesson, session.lesson_id)
         assert lesson is not None
-        progress = progress_row(actor.id, lesson)
-    state = replace(load_state(stored), covered=tuple((a, b) for a, b in progress.covered))
+        progress_row(actor.id, lesson)
+        row = db.session.execute(_LOCK_SESSION, {"public_id": public_id[:32]}).first()
+        assert row is not None
+    if row.user_id != actor.id:
+        raise NotFound()
+    return row
+
+
+_EVIDENCE_COLUMNS = (
+    "session_id",
+    "user_id",
+    "lesson_id",
+    "received_at",
+    "seq",
+    "position_s",
+    "rate",
+    "visible",
+    "claimed",
+    "accepted",
+    "reason",
+    "notes",
+    "credited",
+    "credited_s",
+    "challenge_issued",
+)
+
+
+def _evidence(
+    row: Row[Any], hb: rules.Heartbeat, now: float, *, decision: rules.Decision | None, challenge_issued: bool
+) -> dict[str, Any]:
+    return {
+        "session_id": row.id,
+        "user_id": row.user_id,
+        "lesson_id": row.lesson_id,
+        "received_at": _dt(now),
+        "seq": hb.seq if -(2**62) < hb.seq < 2**62 else None,
+        "position_s": hb.position_s if math.isfinite(hb.position_s) else None,
+        "rate": hb.rate if math.isfinite(hb.rate) else None,
+        "visible": hb.visible,
+        "claimed": (
+            [[a, b] for a, b in hb.ranges[:200] if math.isfinite(a) and math.isfinite(b)] if decision else []
+        ),
+        "accepted": bool(decision and decision.accepted),
+        "reason": (str(decision.reason) if decision.reason else None) if decision else row.ended_reason,
+        "notes": [str(n) for n in decision.notes] if decision else [],
+        "credited": [list(i) for i in decision.credited] if decision else [],
+        "credited_s": decision.credited_s if decision else 0.0,
+        "challenge_issued": challenge_issued,
+    }
+
+
+_COUNTERS = ("rejected", "challenges_failed")
+
+
+@functools.cache
+def _writes(
+    dialect: str, session_columns: tuple[str, ...], progress_columns: tuple[str, ...]
+) -> tuple[Any, ...]:
+    """The statements of one heartbeat's writes, built once per shape with bound parameters (building
+    SQLAlchemy constructs and their cache keys per request costs more than running them). On PostgreSQL
+    the updates are data-modifying CTEs of the evidence insert: ONE statement, which PostgreSQL runs
+    whole whether or not the CTEs are referenced."""
+    values: dict[str, Any] = {"heartbeats": _SESSIONS.c.heartbeats + 1}
+    values |= {name: _SESSIONS.c[name] + bindparam(f"s_{name}", type_=Integer) for name in _COUNTERS}
+    values |= {name: bindparam(f"s_{name}", type_=_SESSIONS.c[name].type) for name in session_columns}
+    statements: list[Any] = [update(_SESSIONS).where(_SESSIONS.c.id == bindparam("s_id")).values(values)]
+    if progress_columns:
+        statements.append(
+            update(_PROGRESS)
+            .where(_PROGRESS.c.id == bindparam("p_id"))
+            .values({name: bindparam(f"p_{name}", type_=_PROGRESS.c[name].type) for name in progress_columns})
+        )
+    evidence = insert(_EVIDENCE).values(
+        {name: bindparam(f"h_{name}", type_=_EVIDENCE.c[name].type) for name in _EVIDENCE_COLUMNS}
+    )
+    if dialect != "postgresql":
+        return (*statements, evidence)
+    for number, statement in enumerate(statements):
+        evidence = evidence.add_cte(statement.cte(f"w{number}"))
+    return (evidence,)
+
+
+def _write(session: dict[str, Any], progress: dict[str, Any], evidence: dict[str, Any]) -> None:
+    """One heartbeat's writes. ``session``: ``id``, the increments of the counters in ``_COUNTERS`` and
+    the columns to set; ``progress``: ``id`` and the columns to set (empty: not written); the evidence."""
+    connection = db.session.connection()
+    shape = (
+        tuple(k for k in session if k != "id" and k not in _COUNTERS),
+        tuple(k for k in progress if k != "id"),
+    )
+    params = {f"s_{k}": v for k, v in session.items()}
+    params |= {f"p_{k}": v for k, v in progress.items()}
+    params |= {f"h_{k}": v for k, v in evidence.items()}
+    for statement in _writes(connection.dialect.name, *shape):
+        connection.execute(statement, params)
+
+
+def receive_heartbeat(
+    *, actor: User, public_id: str, hb: rules.Heartbeat, settings: Settings, now: float
+) -> HeartbeatResult:
+    """Judge one heartbeat and record it; always leaves an evidence row (the caller commits).
+
+    The hot path is three round trips on PostgreSQL: one SELECT locking the session and the progress
+    row, one statement writing the session, the progress and the evidence, and the commit. Only a
+    completed lesson goes further (the course may now credit its hours)."""
+    return _receive(_locked(actor, public_id), hb, settings, now, lambda: actor)
+
+
+def receive_heartbeat_by_token(
+    *, token: str, public_id: str, hb: rules.Heartbeat, settings: Settings, now: float
+) -> HeartbeatResult | None:
+    """``receive_heartbeat`` for a bearer token checked in the locking SELECT itself (one round trip and
+    one ORM load less than authenticating first). None: nothing done — the token is not valid, or the
+    session is missing or another user's; the caller authenticates the usual way and calls
+    ``receive_heartbeat`` for the right error."""
+    params = token_params(token)  # token expiry by the real clock, as everywhere
+    if params is None:
+        return None
+    row = db.session.execute(_LOCK_SESSION_BY_TOKEN, params | {"public_id": public_id[:32]}).first()
+    if row is None:
+        return None
+
+    def user() -> User:
+        found = db.session.get(User, row.user_id)
+        assert found is not None
+        return found
+
+    return _receive(row, hb, settings, now, user)
+
+
+def _receive(
+    row: Row[Any], hb: rules.Heartbeat, settings: Settings, now: float, user: Callable[[], User]
+) -> HeartbeatResult:
+    stored = row.state
+    flags = {"audio": stored.get("audio", False), "no_seek_ahead": stored.get("no_seek_ahead", False)}
+    if row.status == SessionStatus.ENDED:  # evidence, nothing else
+        _write(
+            {"id": row.id, "rejected": 1, "challenges_failed": 0},
+            {},
+            _evidence(row, hb, now, decision=None, challenge_issued=False),
+        )
+        return HeartbeatResult(
+            accepted=False,
+            reason=row.ended_reason,
+            ended=True,
+            accepted_s=0.0,
+            covered_s=0.0,
+            duration_s=0.0,
+            percent=0,
+            completed=False,
+            challenge=None,
+        )
+    policy = policy_from(settings, audio=bool(flags["audio"]), no_seek_ahead=bool(flags["no_seek_ahead"]))
+    state = replace(load_state(stored), covered=tuple((a, b) for a, b in row.covered))
     decision = rules.evaluate(state, hb, now, policy)
     new_state = decision.state
+    challenge = row.challenge
     challenge_issued = False
     if decision.challenge_passed:
-        next_at = now + rules.next_challenge_delay(_SYSTEM_RANDOM, policy)
-        new_state = replace(new_state, next_challenge_at=next_at)
-        session.challenge = None
+        new_state = replace(
+            new_state, next_challenge_at=now + rules.next_challenge_delay(_SYSTEM_RANDOM, policy)
+        )
+        challenge = None
     if decision.issue_challenge and not decision.ends_session:
-        challenge = rules.make_challenge(_SYSTEM_RANDOM)
-        new_state = rules.with_challenge(new_state, challenge, now, policy)
-        session.challenge = {
-            "id": challenge.id,
-            "prompt": challenge.prompt,
-            "options": list(challenge.options),
+        issued = rules.make_challenge(_SYSTEM_RANDOM)
+        new_state = rules.with_challenge(new_state, issued, now, policy)
+        challenge = {
+            "id": issued.id,
+            "prompt": issued.prompt,
+            "options": list(issued.options),
             "expires_in_s": int(policy.challenge_timeout_s),
         }
         challenge_issued = True
-    course_completed = False
-    if decision.credited:
-        progress.covered = [list(i) for i in new_state.covered]
-        progress.covered_s = decision.covered_s
-        progress.percent = decision.percent
-        progress.updated_at = _dt(now)
-        if decision.completed and progress.completed_at is None:
-            progress.completed_at = _dt(now)
-            course = db.session.get(Course, session.course_id)
-            assert course is not None
-            course_completed = maybe_complete_course(
-                user=actor, course=course, now=_dt(now), settings=settings
-            )
-    if decision.accepted and math.isfinite(hb.position_s) and 0 <= hb.position_s <= state.duration_s + 5:
-        progress.position_s = hb.position_s
-    if decision.reason == rules.Reason.CHALLENGE_FAILED:
-        session.challenges_failed += 1
-    flags = {"audio": stored.get("audio", False), "no_seek_ahead": stored.get("no_seek_ahead", False)}
+
+    session: dict[str, Any] = {
+        "id": row.id,
+        "rejected": 0 if decision.accepted else 1,
+        "challenges_failed": 1 if decision.reason == rules.Reason.CHALLENGE_FAILED else 0,
+        "credited_s": new_state.credited_s,
+        "challenge": challenge,
+    }
     if decision.ends_session:
-        _end(session, new_state, now)
-        session.state = session.state | flags
-        session.challenge = None
+        session |= {
+            "status": SessionStatus.ENDED,
+            "ended_reason": str(new_state.ended or rules.Reason.ENDED),
+            "ended_at": _dt(now),
+            "state": dump_state(new_state) | flags,
+            "challenge": None,
+        }
     else:
-        session.state = dump_state(new_state) | flags
-    session.heartbeats += 1
-    session.rejected += 0 if decision.accepted else 1
-    session.credited_s = new_state.credited_s
-    db.session.add(
-        HeartbeatRecord(
-            session_id=session.id,
-            user_id=actor.id,
-            lesson_id=session.lesson_id,
-            received_at=_dt(now),
-            seq=hb.seq if -(2**62) < hb.seq < 2**62 else None,
-            position_s=hb.position_s if math.isfinite(hb.position_s) else None,
-            rate=hb.rate if math.isfinite(hb.rate) else None,
-            visible=hb.visible,
-            claimed=[[a, b] for a, b in hb.ranges[:200] if math.isfinite(a) and math.isfinite(b)],
-            accepted=decision.accepted,
-            reason=str(decision.reason) if decision.reason else None,
-            notes=[str(n) for n in decision.notes],
-            credited=[list(i) for i in decision.credited],
-            credited_s=decision.credited_s,
-            challenge_issued=challenge_issued,
-        )
-    )
+        session["state"] = dump_state(new_state, with_covered=False) | flags
+
+    progress: dict[str, Any] = {}
+    completes = False
+    if decision.credited:
+        progress = {
+            "covered": [list(i) for i in new_state.covered],
+            "covered_s": decision.covered_s,
+            "percent": decision.percent,
+            "updated_at": _dt(now),
+        }
+        if decision.completed and row.completed_at is None:
+            progress["completed_at"] = _dt(now)
+            completes = True
+    if decision.accepted and math.isfinite(hb.position_s) and 0 <= hb.position_s <= state.duration_s + 5:
+        progress["position_s"] = hb.position_s
+    if progress:
+        progress["id"] = row.progress_id
+    _write(session, progress, _evidence(row, hb, now, decision=decision, challenge_issued=challenge_issued))
+
+    course_completed = False
+    if completes:
+        course = db.session.get(Course, row.course_id)
+        assert course is not None
+        course_completed = maybe_complete_course(user=user(), course=course, now=_dt(now), settings=settings)
     return HeartbeatResult(
         accepted=decision.accepted,
         reason=str(decision.reason) if decision.reason else None,
@@ -336,31 +522,7 @@ def heartbeat(
         duration_s=state.duration_s,
         percent=decision.percent,
         completed=decision.completed,
-        challenge=session.challenge if not decision.ends_session else None,
+        challenge=challenge if not decision.ends_session else None,
         course_completed=course_completed,
         covered=tuple(new_state.covered),
-    )
-
-
-def record_ended_heartbeat(*, actor: User, session: PlaybackSession, hb: rules.Heartbeat, now: float) -> None:
-    """A heartbeat for a session that already ended: evidence, nothing else."""
-    session.heartbeats += 1
-    session.rejected += 1
-    db.session.add(
-        HeartbeatRecord(
-            session_id=session.id,
-            user_id=actor.id,
-            lesson_id=session.lesson_id,
-            received_at=_dt(now),
-            seq=hb.seq if -(2**62) < hb.seq < 2**62 else None,
-            position_s=hb.position_s if math.isfinite(hb.position_s) else None,
-            rate=hb.rate if math.isfinite(hb.rate) else None,
-            visible=hb.visible,
-            claimed=[],
-            accepted=False,
-            reason=session.ended_reason,
-            notes=[],
-            credited=[],
-            credited_s=0.0,
-        )
     )

@@ -246,6 +246,19 @@ def _ms_ceil(x: float) -> int:
     return math.ceil(x * 1000 - 1e-6)
 
 
+def _claimed_ms(start: float, end: float, covered: Sequence[tuple[int, int]], dur_ms: int) -> tuple[int, int]:
+    """A claim in whole milliseconds, rounded inwards, except that an edge inside the millisecond where
+    existing coverage ends (or begins) joins it: consecutive heartbeats that share a boundary such as
+    12.3456 s leave no 1 ms gap between them (otherwise the coverage would grow by one interval per
+    heartbeat). Joining adds under 1 ms to the claim, and the budget still bounds what is credited."""
+    lo, hi = _ms_ceil(start), min(_ms_floor(end), dur_ms)
+    if start * 1000 < lo - 1e-6 and any(e == lo - 1 for _, e in covered):
+        lo -= 1
+    if end * 1000 > hi + 1e-6 and hi < dur_ms and any(s == hi + 1 for s, _ in covered):
+        hi += 1
+    return lo, hi
+
+
 def _duration_ms(duration_s: float) -> int:
     if not (math.isfinite(duration_s) and duration_s > 0):
         return 0
@@ -444,7 +457,7 @@ def evaluate(state: SessionState, hb: Heartbeat, now: float, policy: CreditPolic
     inside = clip(raw, 0.0, dur_ms / 1000)
     if _length(raw) > _length(inside):
         notes.add(Note.OUTSIDE_MEDIA)
-    claim = merge((_ms_ceil(s), min(_ms_floor(e), dur_ms)) for s, e in inside)
+    claim = merge(_claimed_ms(s, e, covered, dur_ms) for s, e in inside)
     new = subtract(claim, covered)
     if _length(new) < _length(claim):
         notes.add(Note.ALREADY_COVERED)

@@ -768,3 +768,19 @@ def test_randomized_adversarial_sequences_keep_the_invariants():
     assert set(Reason) - {Reason.SUPERSEDED, Reason.ENDED} <= set(seen)
     assert set(Note) <= set(seen)
     assert {"passed", "issued", "completed"} <= set(seen)
+
+
+def test_consecutive_claims_sharing_a_boundary_inside_a_millisecond_leave_no_gap():
+    # A player reports the ranges played since its last heartbeat: 0–15.0004, then 15.0004–30.0007, ...
+    # Rounding each claim inwards alone would leave a 1 ms hole per heartbeat (and one more interval).
+    state, t, edge = start(), 0.0, 0.0
+    for seq in range(1, 9):
+        t += 15.0
+        d = evaluate(state, beat(seq, (edge, t + 0.0004 * seq)), t, P)
+        state, edge = d.state, t + 0.0004 * seq
+    assert len(state.covered) == 1
+    assert state.covered[0][0] == 0.0 and abs(state.covered[0][1] - edge) < 0.001
+    # Playing back up to existing coverage from before joins it too; a real gap is still a gap.
+    s2 = start(covered=[(20.0, 40.0)])
+    assert evaluate(s2, beat(1, (5.0004, 19.9996)), 15.0, P).state.covered == ((5.001, 40.0),)
+    assert evaluate(s2, beat(1, (5.0, 19.998)), 15.0, P).state.covered == ((5.0, 19.998), (20.0, 40.0))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select
 
 from lms.catalog import services as catalog
 from lms.catalog.queries import active_lessons
 from lms.catalog.validation import clean_course_data
-from lms.core.db import db
+from lms.core.db import db, utcnow
 from lms.learning.models import HeartbeatRecord, LedgerEntry
 from lms.media.models import AssetKind, AssetStatus, MediaAsset
 from tests.factories import bearer, make_admin, make_org, make_teacher, make_user
@@ -172,6 +175,45 @@ def test_someone_elses_session_and_invisible_lessons_are_not_found(client, clock
         ).status_code
         == 404
     )
+
+
+def test_a_heartbeats_bearer_token_is_checked_like_any_other(client, clock, course):
+    """The heartbeat checks its token inside the statement that locks the session: a revoked, expired or
+    garbled token, a deactivated account or one that must change its password earns nothing."""
+    from lms.accounts.models import ApiToken
+
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    session = _start(client, headers, active_lessons(course.id)[0].id)["session_id"]
+    clock.now += 15
+    assert _beat(client, headers, session, 1, [[0, 15]]).get_json()["accepted_s"] == 15
+    for garbled in ("", "Bearer", "Bearer nonsense", "Basic abc", "Bearer " + "x" * 300):
+        response = _beat(client, {"Authorization": garbled}, session, 2, [[15, 30]])
+        assert response.status_code == 401, garbled
+    malformed = client.post(
+        f"/api/v1/playback/{session}/heartbeat", json={"seq": "two"}, headers={"Authorization": "Bearer x"}
+    )
+    assert malformed.status_code == 401  # a bad token is refused before a bad body is judged
+
+    learner.must_change_password = True
+    db.session.commit()
+    assert _beat(client, headers, session, 2, [[15, 30]]).status_code == 403
+    learner.must_change_password = False
+    db.session.commit()
+    token = db.session.scalars(select(ApiToken).where(ApiToken.user_id == learner.id)).one()
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert _beat(client, headers, session, 2, [[15, 30]]).status_code == 401
+    token.expires_at = utcnow() + timedelta(hours=1)
+    learner.is_active = False
+    db.session.commit()
+    assert _beat(client, headers, session, 2, [[15, 30]]).status_code == 401
+    learner.is_active = True
+    token.revoked_at = utcnow()
+    db.session.commit()
+    assert _beat(client, headers, session, 2, [[15, 30]]).status_code == 401
+    rows = db.session.scalars(select(HeartbeatRecord).where(HeartbeatRecord.user_id == learner.id)).all()
+    assert [(r.seq, r.accepted) for r in rows] == [(1, True)]  # the refused ones left nothing
 
 
 def test_admin_revokes_a_credit_with_a_reason_and_totals_follow(client, clock, course):
