@@ -13,7 +13,8 @@ FTS5's ``unicode61``), so the minimal Elasticsearch distribution, which has neit
 and the two engines match the same documents.
 
 Text is NFKC-normalized (full-width to half-width) and lower-cased one character at a time, so offsets
-still point into the original text for highlighting.
+still point into the original text for highlighting, which is done here too (``highlight``) for both
+engines: a hit's title and summary get the query's terms marked where search matched them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from search.documents import CourseDocument
@@ -104,6 +108,7 @@ HIGHLIGHT_FIELDS = ("title", "summary")
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 _TOKEN = re.compile(rf"[{_HAN}]|[^\W_{_HAN}]+")
 _HAN_CHAR = re.compile(rf"[{_HAN}]")
+_SEPARATOR = "\x00"  # never in a token: normalization turns control characters into spaces
 
 _jieba_lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
@@ -130,24 +135,29 @@ def warm_up() -> None:
     _jieba().lcut("干部教育培训")
 
 
-def normalize(text: str) -> str:
-    """NFKC and lower-case per character; control, format and private-use characters become spaces."""
+@lru_cache(maxsize=65536)
+def _normalize_char(ch: str) -> str:
     return "".join(
         " " if unicodedata.category(c).startswith("C") else c
-        for ch in text
         for c in unicodedata.normalize("NFKC", ch).lower()
     )
 
 
+def normalize(text: str) -> str:
+    """NFKC and lower-case per character; control, format and private-use characters become spaces."""
+    return "".join(map(_normalize_char, text))
+
+
 def char_spans(text: str) -> Iterator[tuple[str, int, int]]:
     """Yield ``(token, start, end)`` for the character tokens of ``text``; offsets index ``text`` itself."""
-    normalized: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        for c in normalize(ch):
-            normalized.append(c)
-            origin.append(i)
-    for match in _TOKEN.finditer("".join(normalized)):
+    parts = list(map(_normalize_char, text))
+    normalized = "".join(parts)
+    if len(normalized) == len(text) and "" not in parts:  # one character each: the same offsets
+        for match in _TOKEN.finditer(normalized):
+            yield match.group(), match.start(), match.end()
+        return
+    origin = [i for i, part in enumerate(parts) for _ in part]
+    for match in _TOKEN.finditer(normalized):
         yield match.group(), origin[match.start()], origin[match.end() - 1] + 1
 
 
@@ -217,16 +227,21 @@ def query_terms(text: str) -> tuple[Term, ...]:
 def mark_matches(text: str, terms: Sequence[Term]) -> str | None:
     """``text`` with each occurrence of a term wrapped in highlight markers, or ``None`` without a match.
 
-    This is the embedded engine's highlighter; Elasticsearch marks the same phrases itself.
+    The highlighter of both engines: a term matches where its characters are consecutive tokens, as in
+    search, whatever punctuation or spaces lie between them.
     """
     spans = list(char_spans(text))
-    tokens = [token for token, _, _ in spans]
+    # The tokens between separators (never part of a token): a phrase is a substring from one separator on.
+    joined = _SEPARATOR + _SEPARATOR.join(token for token, _, _ in spans) + _SEPARATOR
+    starts = list(accumulate((len(token) + 1 for token, _, _ in spans), initial=1))
     marks: list[tuple[int, int]] = []
     for term in terms:
-        size = len(term.chars)
-        for i in range(len(tokens) - size + 1):
-            if tuple(tokens[i : i + size]) == term.chars:
-                marks.append((spans[i][1], spans[i + size - 1][2]))
+        needle = _SEPARATOR + _SEPARATOR.join(term.chars) + _SEPARATOR
+        at = joined.find(needle)
+        while at != -1:
+            first = bisect_left(starts, at + 1)
+            marks.append((spans[first][1], spans[first + len(term.chars) - 1][2]))
+            at = joined.find(needle, at + 1)
     if not marks:
         return None
     merged: list[list[int]] = []
@@ -242,6 +257,12 @@ def mark_matches(text: str, terms: Sequence[Term]) -> str | None:
         position = end
     out.append(text[position:])
     return "".join(out)
+
+
+def highlight(fields: Mapping[str, str], terms: Sequence[Term]) -> dict[str, str]:
+    """A hit's highlights: each of ``HIGHLIGHT_FIELDS`` a term matches -> its text rendered with ``<em>``."""
+    marked = {name: mark_matches(fields[name], terms) for name in HIGHLIGHT_FIELDS} if terms else {}
+    return {name: render_highlight(text) for name, text in marked.items() if text is not None}
 
 
 def render_highlight(marked: str) -> str:

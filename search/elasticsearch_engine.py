@@ -3,8 +3,9 @@
 The app reads and writes the alias ``{prefix}courses``, pointing at a physical index of the current
 mapping: ``{prefix}courses_v{MAPPING_VERSION}`` at first, ``…_v{MAPPING_VERSION}_<timestamp>`` after a
 rebuild. Writes use external versioning (``external_gte``), so a stale write loses. Only core features are
-used (whitespace/standard analyzers, terms and filters aggregations, highlighting, prefix queries), so the
-minimal integ-test-zip works.
+used (the whitespace analyzer, terms and filters aggregations, prefix queries), so the minimal
+integ-test-zip works. Searches ask for the shard request cache, which Elasticsearch empties whenever the
+index changes, so a repeated search costs little and is never stale.
 
 During a rebuild the new index has the alias ``{prefix}courses_next``, and a journal index (one empty
 document per written id) the alias ``{prefix}courses_journal``; each write first journals its ids there,
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from search.analysis import render_highlight
+from search.analysis import highlight
 from search.documents import CourseDocument
 from search.errors import SearchError, SearchUnavailable
 from search.mapping import INDEX_BODY, generation, is_current, to_source
@@ -145,17 +146,26 @@ class ElasticsearchEngine:
 
     def search(self, query: SearchQuery) -> SearchHits:
         with self._errors("searching"):
-            response = self._client.search(index=self.alias, body=build_search_body(query))
+            # The shard request cache keeps the query phase (hits and facet counts) of a repeated search
+            # until the index next changes: popular searches and the unfiltered catalog page are repeats.
+            response = self._client.search(
+                index=self.alias, body=build_search_body(query), request_cache=True
+            )
         relevance = query.sort is Sort.RELEVANCE
+        terms = query.terms
         hits = [
             SearchHit(
                 id=hit["_id"],
                 score=hit["_score"] if relevance else None,
-                highlights={
-                    name: render_highlight(parts[0]) for name, parts in hit.get("highlight", {}).items()
-                },
+                highlights=highlight(source, terms),
+                title=source["title"],
+                kind=source.get("kind") or "",
+                hours=float(source["hours"]),
+                duration_s=int(source["duration_s"]),
+                tags=tuple(source["tags"]),
             )
             for hit in response["hits"]["hits"]
+            for source in [hit["_source"]]
         ]
         aggregations = response.get("aggregations", {})
         facets = {
@@ -171,7 +181,9 @@ class ElasticsearchEngine:
         if request is None:
             return []
         with self._errors("suggesting"):
-            response = self._client.search(index=self.alias, body=build_suggest_body(request))
+            response = self._client.search(
+                index=self.alias, body=build_suggest_body(request), request_cache=True
+            )
         candidates = [
             Candidate(hit["_id"], source["title"], source["tags"], source["teachers"], source["popularity"])
             for hit in response["hits"]["hits"]

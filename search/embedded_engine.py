@@ -6,7 +6,7 @@ field boosts. Visibility is an indexed ``IN`` over a path table; facet filtering
 paging run in Python over the candidates, which is fine at catalog scale (thousands of courses).
 Suggestion keys (``search.suggest``) are rows of a key table, prefix-matched as an indexed range.
 
-An index is a *generation* of tables (``{prefix}courses_v2``, ``{prefix}course_text_v2``, …); the table
+An index is a *generation* of tables (``{prefix}courses_v3``, ``{prefix}course_text_v3``, …); the table
 ``{prefix}search_meta`` names the live one and, during a rebuild, the one being built, whose journal table
 collects the ids every write touches. Every operation reads the meta row in the same transaction as the
 data, so a switch is atomic for every process sharing the file.
@@ -28,14 +28,7 @@ from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
-from search.analysis import (
-    HIGHLIGHT_FIELDS,
-    TEXT_FIELDS,
-    Term,
-    mark_matches,
-    render_highlight,
-    segment_document,
-)
+from search.analysis import TEXT_FIELDS, Term, highlight, segment_document
 from search.documents import CourseDocument
 from search.errors import SearchError, SearchUnavailable
 from search.mapping import generation, is_current
@@ -53,7 +46,7 @@ _TABLES = {
     "keys": "suggest_keys",
     "journal": "journal",
 }
-"""Role -> table name, between the index prefix and the generation (``lms_courses_v2``)."""
+"""Role -> table name, between the index prefix and the generation (``lms_courses_v3``)."""
 
 _META = "CREATE TABLE IF NOT EXISTS {meta} (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
 _SCHEMA = (
@@ -300,8 +293,9 @@ class EmbeddedEngine:
                 dict(row) for row in conn.execute(self._sql(sql, self._live(conn, "searching")), params)
             ]
         for candidate in candidates:
+            candidate["values"] = json.loads(candidate["facets"])
             candidate["facets"] = {
-                **{name: set(values) for name, values in json.loads(candidate["facets"]).items()},
+                **{name: set(values) for name, values in candidate["values"].items()},
                 **{
                     facet: {bucket.key for bucket in buckets if candidate[FACETS[facet]] in bucket}
                     for facet, buckets in RANGES.items()
@@ -323,7 +317,16 @@ class EmbeddedEngine:
             matches = sorted(present, key=itemgetter(name), reverse=order == "desc") + missing
         relevance = query.sort is Sort.RELEVANCE
         hits = [
-            SearchHit(id=c["id"], score=c["_score"] if relevance else None, highlights=_highlights(c, terms))
+            SearchHit(
+                id=c["id"],
+                score=c["_score"] if relevance else None,
+                highlights=highlight(c, terms),
+                title=c["title"],
+                kind=(c["values"]["kind"] or [""])[0],
+                hours=c["hours"],
+                duration_s=c["duration_s"],
+                tags=tuple(c["values"]["tags"]),
+            )
             for c in matches[query.offset : query.offset + query.per_page]
         ]
         return SearchHits(total=len(matches), hits=hits, facets=facets)
@@ -484,8 +487,3 @@ def _buckets(facet: str, value_sets: Iterable[set[str]], size: int) -> list[tupl
     if facet in RANGES:
         return [(bucket.key, counts[bucket.key]) for bucket in RANGES[facet] if counts[bucket.key]][:size]
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:size]
-
-
-def _highlights(candidate: dict[str, Any], terms: Sequence[Term]) -> dict[str, str]:
-    marked = {name: mark_matches(candidate[name], terms) for name in HIGHLIGHT_FIELDS} if terms else {}
-    return {name: render_highlight(text) for name, text in marked.items() if text is not None}

@@ -13,11 +13,11 @@ from search.analysis import TEXT_FIELDS, segment_document
 from search.documents import CourseDocument
 from search.suggest import suggestion_keys
 
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 
 _KEYWORD = {"type": "keyword"}
 _TOKENS = {"type": "text", "analyzer": "whitespace"}  # pre-segmented in the app (search.analysis)
-_ORIGINAL = {"type": "text", "analyzer": "standard"}  # original text, for highlighting only
+_STORED = {"type": "text", "index": False}  # only returned with a hit, highlighted in the app
 _KEYS = {"type": "keyword", "doc_values": False}  # only prefix-matched (search.suggest)
 
 INDEX_BODY: dict[str, Any] = {
@@ -27,8 +27,8 @@ INDEX_BODY: dict[str, Any] = {
         "dynamic": "strict",
         "properties": {
             "id": _KEYWORD,
-            "title": _ORIGINAL,
-            "summary": _ORIGINAL,
+            "title": _STORED,
+            "summary": _STORED,
             **{f"{name}_{kind}": _TOKENS for name in TEXT_FIELDS for kind in ("chars", "words")},
             "suggest_keys": _KEYS,
             "suggest_head": _KEYS,
@@ -71,8 +71,8 @@ def to_source(doc: CourseDocument) -> dict[str, Any]:
 
 
 def generation(*, rebuild: bool = False) -> str:
-    """The name suffix of a physical index of the current mapping: ``v2`` for the first one, and
-    ``v2_<UTC timestamp>`` (always a new name) for each rebuild."""
+    """The name suffix of a physical index of the current mapping: ``v3`` for the first one, and
+    ``v3_<UTC timestamp>`` (always a new name) for each rebuild."""
     stamp = f"_{datetime.now(UTC):%Y%m%d%H%M%S%f}" if rebuild else ""
     return f"v{MAPPING_VERSION}{stamp}"
 

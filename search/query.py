@@ -23,7 +23,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from search.analysis import HIGHLIGHT_FIELDS, MARK_END, MARK_START, TEXT_FIELDS, Term, query_terms
+from search.analysis import TEXT_FIELDS, Term, query_terms
 from search.documents import is_org_path
 from search.errors import InvalidQuery
 
@@ -177,11 +177,22 @@ class SearchQuery:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
+    """A matching course, with what a result list shows of it, as indexed (no need to read it again)."""
+
     id: str
     score: float | None
     """Relevance score under ``Sort.RELEVANCE`` (engine-specific scale), else ``None``."""
     highlights: dict[str, str]
     """``title`` / ``summary`` -> HTML-escaped text with matches in ``<em>``; only fields that matched."""
+    title: str = ""
+    kind: str = ""
+    hours: float = 0.0
+    duration_s: int = 0
+    tags: tuple[str, ...] = ()
+
+
+HIT_FIELDS = ("title", "summary", "kind", "hours", "duration_s", "tags")
+"""The stored fields a hit is built from (the summary only to highlight it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +218,7 @@ def build_search_body(query: SearchQuery) -> dict[str, Any]:
         "from": query.offset,
         "size": query.per_page,
         "track_total_hits": True,
-        "_source": False,
+        "_source": list(HIT_FIELDS),  # highlighted in the app, as on the embedded engine
         "sort": [
             {name: {"order": order} if name == "_score" else {"order": order, "missing": "_last"}}
             for name, order in SORT_ORDERS[query.sort]
@@ -222,21 +233,6 @@ def build_search_body(query: SearchQuery) -> dict[str, Any]:
     }
     if selected:
         body["post_filter"] = _all_of(selected.values())
-    if terms:
-        body["highlight"] = {
-            "pre_tags": [MARK_START],
-            "post_tags": [MARK_END],
-            "fields": {name: {"number_of_fragments": 0} for name in HIGHLIGHT_FIELDS},
-            "highlight_query": {
-                "bool": {
-                    "should": [
-                        {"match_phrase": {name: " ".join(term.chars)}}
-                        for term in terms
-                        for name in HIGHLIGHT_FIELDS
-                    ]
-                }
-            },
-        }
     return body
 
 

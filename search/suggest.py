@@ -26,8 +26,8 @@ first character (a *head* key) first, then by popularity, at most ``SuggestReque
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from itertools import groupby
@@ -106,6 +106,11 @@ class _Entry:
     readings: tuple[tuple[str, ...], ...]
     word_starts: frozenset[int]
     """Indexes of the tokens a word starts at: where pinyin may start matching."""
+    spellings: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
+    """Per token: how it may be written in full pinyin, and in initials (``_options``), the token first."""
+    starts: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """First character of what is typed -> the token indexes a match may start at, ascending: any token
+    by its own first character, a word start also by the first letter of each reading."""
 
 
 def suggest_request(
@@ -146,6 +151,7 @@ def suggestion_keys(doc: CourseDocument) -> dict[str, bool]:
 def collect_suggestions(request: SuggestRequest, candidates: Iterable[Candidate]) -> list[Suggestion]:
     """The ranked suggestions among the entries of ``candidates`` (see the module doc)."""
     best: dict[tuple[SuggestionKind, str, str | None], tuple[int, int]] = {}
+    tiers: dict[str, int | None] = {}  # a tag or teacher recurs over many candidates: check it once
     for candidate in candidates:
         entries = [
             (SuggestionKind.TITLE, candidate.title, candidate.id),
@@ -153,7 +159,10 @@ def collect_suggestions(request: SuggestRequest, candidates: Iterable[Candidate]
             *((SuggestionKind.TEACHER, teacher, None) for teacher in candidate.teachers),
         ]
         for entry in entries:
-            tier = _tier(_analyze(entry[1]), request.text)
+            text = entry[1]
+            if text not in tiers:
+                tiers[text] = _tier(_analyze(text), request.text)
+            tier = tiers[text]
             if tier is not None:
                 rank = (tier, -candidate.popularity)
                 best[entry] = min(best.get(entry, rank), rank)
@@ -181,6 +190,7 @@ def build_suggest_body(request: SuggestRequest) -> dict[str, Any]:
             }
         },
         "size": request.candidates,
+        "track_total_hits": False,
         "_source": ["title", "tags", "teachers", "popularity"],
         "sort": [{"_score": {"order": "desc"}}, {"popularity": {"order": "desc"}}, {"id": {"order": "asc"}}],
     }
@@ -191,11 +201,26 @@ def _analyze(text: str) -> _Entry:
     normalized = normalize(text)
     spans = list(char_spans(normalized))[:MAX_ENTRY_TOKENS]
     tokens = tuple(token for token, _, _ in spans)
-    starts = word_starts(normalized)
+    offsets = word_starts(normalized)
+    readings = _readings(tokens)
+    words = frozenset(n for n, (_, start, _) in enumerate(spans) if start in offsets)
+    spellings = tuple(
+        (
+            tuple(dict.fromkeys((token, *_options(token, token_readings, initials=False)))),
+            tuple(dict.fromkeys((token, *_options(token, token_readings, initials=True)))),
+        )
+        for token, token_readings in zip(tokens, readings, strict=True)
+    )
+    starts: dict[str, list[int]] = {}
+    for n, (full, _) in enumerate(spellings):
+        for first in dict.fromkeys(option[0] for option in (full if n in words else full[:1])):
+            starts.setdefault(first, []).append(n)
     return _Entry(
         tokens=tokens,
-        readings=_readings(tokens),
-        word_starts=frozenset(n for n, (_, start, _) in enumerate(spans) if start in starts),
+        readings=readings,
+        word_starts=words,
+        spellings=spellings,
+        starts={first: tuple(found) for first, found in starts.items()},
     )
 
 
@@ -263,8 +288,10 @@ def _entry_keys(entry: _Entry) -> Iterator[tuple[str, bool]]:
 
 
 def _tier(entry: _Entry, text: str) -> int | None:
-    """0 if ``text`` matches from the entry's first token, 1 if only from a later one, else ``None``."""
-    first = next((start for start in range(len(entry.tokens)) if _matches_at(entry, start, text)), None)
+    """0 if ``text`` matches from the entry's first token, 1 if only from a later one, else ``None``.
+    Only the tokens ``text``'s first character may start a match at are tried (``_Entry.starts``)."""
+    starts = entry.starts.get(text[:1], ())
+    first = next((start for start in starts if _matches_at(entry, start, text)), None)
     return None if first is None else min(first, 1)
 
 
@@ -283,8 +310,7 @@ def _spelled(entry: _Entry, n: int, text: str, *, initials: bool) -> bool:
         return True
     if n == len(entry.tokens):
         return False
-    token = entry.tokens[n]
-    for option in dict.fromkeys((token, *_options(token, entry.readings[n], initials=initials))):
+    for option in entry.spellings[n][initials]:
         if text.startswith(option):
             if _spelled(entry, n + 1, text[len(option) :], initials=initials):
                 return True

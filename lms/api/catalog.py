@@ -86,15 +86,15 @@ def search_courses() -> Response:
         else None,
         hits=[
             {
-                "id": c.id,
-                "title": c.current.title,
-                "kind": str(c.current.kind),
-                "hours": float(c.current.hours),
-                "duration_s": c.current.duration_s,
-                "tags": c.current.tags,
-                "highlights": result.highlights.get(c.id, {}),
+                "id": hit.id,
+                "title": hit.title,
+                "kind": hit.kind,
+                "hours": hit.hours,
+                "duration_s": hit.duration_s,
+                "tags": list(hit.tags),
+                "highlights": hit.highlights,
             }
-            for c in result.courses
+            for hit in result.hits
         ],
         facets={
             name: [{"value": v, "count": n} for v, n in buckets] for name, buckets in result.facets.items()

@@ -30,6 +30,7 @@ from search import (
 
 __all__ = [
     "FACETS",
+    "CatalogHit",
     "CatalogResult",
     "CourseSuggestion",
     "reindex_all",
@@ -91,11 +92,36 @@ def reindex_all(engine: SearchEngine) -> RebuildReport:
     return rebuild(engine, _published_documents(), reload=_reload, batch_size=BATCH)
 
 
+@dataclass(frozen=True)
+class CatalogHit:
+    """A course in a result list, as the index holds it (what the list shows needs no database read)."""
+
+    id: int
+    title: str
+    kind: str
+    hours: float
+    duration_s: int
+    tags: tuple[str, ...]
+    highlights: dict[str, str] = field(default_factory=dict)
+    """``title`` / ``summary`` -> HTML-escaped text with the matches in ``<em>``."""
+
+    @classmethod
+    def of_course(cls, course: Course) -> CatalogHit:
+        revision = course.current
+        return cls(
+            course.id,
+            revision.title,
+            str(revision.kind),
+            float(revision.hours),
+            revision.duration_s,
+            tuple(revision.tags),
+        )
+
+
 @dataclass
 class CatalogResult:
     total: int
-    courses: list[Course]
-    highlights: dict[int, dict[str, str]] = field(default_factory=dict)
+    hits: list[CatalogHit]
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     degraded: bool = False  # the search engine was down: a plain database search answered instead
     page: int = 1
@@ -112,6 +138,10 @@ def search_catalog(
     page: int = 1,
     per_page: int = 20,
 ) -> CatalogResult:
+    """One page of the published courses ``user`` may see matching ``text`` and ``filters``.
+
+    The hits come from the index as they are; only which of them the user may see is checked again in
+    the database (one query by id), so a stale index never shows a course it should not."""
     try:
         query = SearchQuery(
             text=text[:200],
@@ -124,19 +154,22 @@ def search_catalog(
     except InvalidQuery:
         raise ValidationFailed(N_("The search parameters are not valid.")) from None
     try:
-        hits = engine.search(query)
+        found = engine.search(query)
     except SearchUnavailable as error:
         log.warning("search unavailable, answering from the database: %s", error)
         fallback = catalog_queries.search_published(user, text=text[:200], page=page, per_page=per_page)
-        return CatalogResult(fallback.total, fallback.items, degraded=True, page=page, per_page=per_page)
-    ids = [int(hit.id) for hit in hits.hits if hit.id.isdigit()]
+        hits = [CatalogHit.of_course(course) for course in fallback.items]
+        return CatalogResult(fallback.total, hits, degraded=True, page=page, per_page=per_page)
+    ids = [int(hit.id) for hit in found.hits if hit.id.isdigit()]
     allowed = catalog_queries.visible_course_ids(user, ids)  # never trust the index for visibility
-    by_id = catalog_queries.courses_by_id([i for i in ids if i in allowed])
     return CatalogResult(
-        total=hits.total,
-        courses=[by_id[i] for i in ids if i in by_id],
-        highlights={int(h.id): h.highlights for h in hits.hits if h.id.isdigit() and int(h.id) in by_id},
-        facets=hits.facets,
+        total=found.total,
+        hits=[
+            CatalogHit(int(h.id), h.title, h.kind, h.hours, h.duration_s, h.tags, h.highlights)
+            for h in found.hits
+            if h.id.isdigit() and int(h.id) in allowed
+        ],
+        facets=found.facets,
         page=page,
         per_page=per_page,
     )

@@ -76,7 +76,7 @@ def search() -> str:
         kind_labels={str(k): v for k, v in KIND_LABELS.items()},
         value_labels=VALUE_LABELS,
         pages=max(1, -(-result.total // result.per_page)),
-        highlight=lambda course_id, field: Markup(result.highlights.get(course_id, {}).get(field, "")),  # noqa: S704 - engine output is HTML-escaped with <em> only
+        highlight=lambda hit, field: Markup(hit.highlights.get(field, "")),  # noqa: S704 - engine output is HTML-escaped with <em> only
     )
 
 

@@ -73,6 +73,25 @@ def test_highlights_mark_whole_matches_and_escape_html(catalog: SearchEngine) ->
     }
 
 
+def test_hits_carry_what_a_result_list_shows(catalog: SearchEngine) -> None:
+    [python] = catalog.search(SearchQuery("python")).hits
+    assert (python.title, python.kind, python.hours, python.duration_s, python.tags) == (
+        "Python数据分析入门",
+        "video",
+        1.0,
+        3000,
+        ("数字技能",),
+    )
+    [safety] = catalog.search(SearchQuery("安全生产")).hits  # c08: no hours, no duration
+    assert (safety.title, safety.kind, safety.hours, safety.duration_s, safety.tags) == (
+        "应急管理与安全生产",
+        "audio",
+        0.0,
+        0,
+        ("应急管理", "安全生产"),
+    )
+
+
 def test_no_highlights_without_text(catalog: SearchEngine) -> None:
     assert all(hit.highlights == {} for hit in catalog.search(SearchQuery()).hits)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from search import InvalidQuery, SearchQuery, Sort
-from search.analysis import MARK_START
 from search.query import MAX_PER_PAGE, RANGES, build_search_body, visibility_keys
 
 
@@ -76,10 +75,8 @@ def test_body_text_clauses() -> None:
     assert {"term": {"summary_words": {"value": "党性教育", "boost": 1.0}}} in party["bool"]["should"]
     assert party["bool"]["minimum_should_match"] == 1
     assert all("match_phrase" in clause for clause in c["bool"]["should"])  # no word for c++
-    assert body["highlight"]["pre_tags"] == [MARK_START]
-    assert {"match_phrase": {"title": "党 性 教 育"}} in body["highlight"]["highlight_query"]["bool"][
-        "should"
-    ]
+    assert "highlight" not in body  # done in the app, on the stored fields it asks for
+    assert body["_source"] == ["title", "summary", "kind", "hours", "duration_s", "tags"]
 
 
 def test_body_never_uses_query_string() -> None:
