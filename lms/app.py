@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from flask import Flask, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lms.core.db import db
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         _install_sqlite_hooks(db.engine)  # creating the engine opens no connection
+        _install_idle_ping(db.engine)
     migrate.init_app(app, db, directory=str(_MIGRATIONS_DIR), compare_type=True, render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
@@ -98,12 +101,37 @@ def _engine_options(url: str) -> dict[str, object]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}}
     return {
-        "pool_pre_ping": True,
         "pool_size": 10,
         "max_overflow": 20,
         "pool_timeout": 10,
         "connect_args": {"connect_timeout": 5},
     }
+
+
+IDLE_PING_S = 5.0
+
+
+def _install_idle_ping(engine: Engine) -> None:
+    """PostgreSQL: test a pooled connection before use only when it sat idle for ``IDLE_PING_S``, so a
+    database restart costs no request; unlike ``pool_pre_ping``, a busy pool (heartbeats, autosaves)
+    then pays no round trip per request. A connection lost while busy fails its request with a 503
+    (lms.core.http) and SQLAlchemy renews the pool."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool retries with a new connection
+            raise DisconnectionError() from error
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

@@ -7,10 +7,11 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from lms.core.db import db
-from lms.core.errors import LmsError
+from lms.core.errors import LmsError, ServiceUnavailable
 from lms.core.i18n import N_
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,16 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         text = _HTTP_MESSAGES.get(status, "The request could not be processed.")
         return _respond(status, error.name.lower().replace(" ", "_"), gettext(text))
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError) -> Response:
+        db.session.rollback()
+        if error.connection_invalidated or isinstance(error, OperationalError):
+            # The database went away (restart, failover): the pool reconnects; the caller retries.
+            log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+            unavailable = ServiceUnavailable()
+            return _respond(503, unavailable.code, gettext(unavailable.message_id), {}, {"Retry-After": "5"})
+        return handle_unexpected(error)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
