@@ -16,7 +16,6 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
-    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -74,7 +73,7 @@ class CourseForm(FlaskForm):
     tags = StringField(_l("Tags"))
     kind = SelectField(_l("Type"), choices=[SelectChoice(str(k), v) for k, v in KIND_LABELS.items()])
     hours = StringField(_l("Learning hours"))
-    credit_rule = RadioField(
+    credit_rule = SelectField(
         _l("How the hours are credited"),
         choices=[
             SelectChoice("fixed", _l("Fixed hours on completion")),

@@ -272,6 +272,7 @@ class RevisionDiff:
     summary: list[tuple[str, str]] = field(default_factory=list)  # (op, text): op in "", "ins", "del"
     summary_changed: bool = False
     lessons: list[LessonChange] = field(default_factory=list)
+    compared: bool = True  # False for a course never published: everything is new
 
 
 def plain_text(summary_html: str) -> str:
@@ -330,7 +331,8 @@ def revision_diff(published: CourseRevision | None, working: CourseRevision) -> 
         fields=[
             FieldChange(label, before.get(label, ""), value, label in TRANSLATED)
             for label, value in after.items()
-        ]
+        ],
+        compared=published is not None,
     )
     old_text = plain_text(published.summary_html) if published else ""
     new_text = plain_text(working.summary_html)
@@ -393,5 +395,7 @@ def admin_orgs(scope: AdminScope) -> list[Organization]:
     else:
         return []
     return list(
-        db.session.scalars(select(Organization).where(condition).order_by(Organization.path).limit(CHOICE_LIMIT))
+        db.session.scalars(
+            select(Organization).where(condition).order_by(Organization.path).limit(CHOICE_LIMIT)
+        )
     )
