@@ -157,6 +157,11 @@ def _paper(exam: Exam, seed: int, exclude: set[int]) -> tuple[list[dict[str, Any
     return paper, sum((item.marks for item in items), Decimal("0"))
 
 
+def check_paper(exam: Exam) -> None:
+    """``PaperUnavailable`` unless the test's banks can fill its paper (checked when it is published)."""
+    _paper(exam, 0, set())
+
+
 @dataclass(frozen=True)
 class Opened:
     attempt: Attempt

@@ -8,19 +8,28 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select, true
 
 from lms.accounts.models import Organization, User
 from lms.accounts.permissions import admin_scope, is_teacher
-from lms.audit.services import record
-from lms.catalog.models import Course
+from lms.audit.services import record, record_change
+from lms.catalog.models import Course, CourseRevision, CourseStatus
+from lms.catalog.permissions import can_edit
 from lms.core.db import db
 from lms.core.errors import NotFound, PermissionDenied, ValidationFailed
 from lms.core.i18n import N_
-from lms.exams.attempts import finish_grading
+from lms.exams.attempts import check_paper, finish_grading
 from lms.exams.banks import get_bank
 from lms.exams.grading import item_statistics
-from lms.exams.models import Attempt, AttemptAnswer, AttemptStatus, Exam, ExamStatus, QuestionVersion
+from lms.exams.models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptStatus,
+    Exam,
+    ExamStatus,
+    Question,
+    QuestionVersion,
+)
 from lms.learning.credits import CHINA
 
 MAX_ID = 2**31 - 1
@@ -80,12 +89,57 @@ def _date(value: object, name: str, errors: dict[str, str]) -> datetime | None:
     return parsed
 
 
-def _clean(actor: User, data: dict[str, Any]) -> dict[str, Any]:
+def editable_courses(actor: User, *, keep: int | None = None, limit: int = 300) -> list[Course]:
+    """Courses a test may be attached to by the actor: those they may edit (created, listed as a
+    teacher, or administered), plus ``keep`` (the test's course already), newest first."""
+    scope = admin_scope(actor)
+    listed = cast(CourseRevision.teacher_ids, String)  # a JSON list as json.dumps writes it: [3, 12]
+    teaching = select(CourseRevision.course_id).where(
+        or_(
+            listed == f"[{actor.id}]",
+            listed.like(f"[{actor.id}, %"),
+            listed.like(f"%, {actor.id}]"),
+            listed.like(f"%, {actor.id}, %"),
+        )
+    )
+    mine = [Course.created_by_id == actor.id, Course.id.in_(teaching)]
+    if scope.everything:
+        mine.append(true())
+    else:
+        mine += [Organization.path.startswith(path, autoescape=True) for path in scope.paths]
+    if keep is not None:
+        mine.append(Course.id == keep)
+    rows = db.session.execute(
+        select(Course, Organization.path)
+        .join(Organization, Organization.id == Course.org_id)
+        .where(Course.status != CourseStatus.ARCHIVED, or_(*mine))
+        .order_by(Course.id.desc())
+        .limit(limit)
+    ).all()
+    return [course for course, path in rows if course.id == keep or can_edit(actor, course, path)]
+
+
+def _course_error(actor: User, course_id: object, exam: Exam | None) -> str | None:
+    if exam is not None and course_id == exam.course_id:
+        return None  # the test keeps its course
+    course = (
+        db.session.get(Course, course_id) if isinstance(course_id, int) and 0 < course_id <= MAX_ID else None
+    )
+    if course is None:
+        return N_("Not a valid choice.")
+    if not can_edit(actor, course, _org_path(course.org_id)):
+        return N_("Choose a course you may edit.")
+    return None
+
+
+def _clean(actor: User, data: dict[str, Any], exam: Exam | None = None) -> dict[str, Any]:
+    """Every field checked before anything is written; errors by field (``structure.<n>`` for a line of
+    the structure)."""
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     title = str(data.get("title") or "").strip()[:200]
     if not title:
-        errors["title"] = N_("Title is required.")
+        errors["title"] = N_("Give the test a title.")
     values["title"] = title
     bank_ids = data.get("bank_ids") or []
     if not isinstance(bank_ids, list) or not all(isinstance(i, int) for i in bank_ids):
@@ -102,7 +156,7 @@ def _clean(actor: User, data: dict[str, Any]) -> dict[str, Any]:
         errors["structure"] = N_("Add at least one question or random draw.")
         structure = []
     cleaned = []
-    for slot in structure:
+    for index, slot in enumerate(structure):
         try:
             kind = slot.get("kind", "fixed")
             marks = Decimal(str(slot.get("marks") or "1")).quantize(Decimal("0.01"))
@@ -110,26 +164,30 @@ def _clean(actor: User, data: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError
             entry: dict[str, Any] = {"kind": kind, "marks": str(marks)}
             if kind == "fixed":
-                if not isinstance(slot.get("question_id"), int):
+                question_id = slot.get("question_id")
+                if not isinstance(question_id, int) or not 0 < question_id <= MAX_ID:
                     raise ValueError
-                entry["question_id"] = slot["question_id"]
+                entry["question_id"] = question_id
             else:
                 count = slot.get("count")
                 if not isinstance(count, int) or not 1 <= count <= 200:
                     raise ValueError
-                entry |= {"count": count, "category": str(slot.get("category") or "")[:200]}
+                entry |= {"count": count, "category": str(slot.get("category") or "").strip()[:200]}
                 entry["difficulty"] = (
                     slot.get("difficulty") if slot.get("difficulty") in (1, 2, 3, 4, 5) else None
                 )
             cleaned.append(entry)
         except (AttributeError, ArithmeticError, ValueError, TypeError):
-            errors["structure"] = N_("Each line needs a question (or a category and a count) and its marks.")
+            message = N_("Each line needs a question (or a category and a count) and its marks.")
+            errors["structure"] = errors[f"structure.{index}"] = message
+    if not errors.get("structure") and not errors.get("bank_ids"):
+        _check_fixed_questions(cleaned, bank_ids, errors)
     values["structure"] = cleaned
     course_id = data.get("course_id")
     if course_id is not None:
-        course = db.session.get(Course, course_id) if isinstance(course_id, int) else None
-        if course is None:
-            errors["course_id"] = N_("Not a valid choice.")
+        error = _course_error(actor, course_id, exam)
+        if error:
+            errors["course_id"] = error
     values["course_id"] = course_id
     for name in (
         "shuffle_questions",
@@ -139,6 +197,7 @@ def _clean(actor: User, data: dict[str, Any]) -> dict[str, Any]:
         "required_for_completion",
     ):
         values[name] = bool(data.get(name, name.startswith("shuffle")))
+    values["required_for_completion"] = values["required_for_completion"] and course_id is not None
     limit = data.get("time_limit_minutes")
     if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= 600):
         errors["time_limit_minutes"] = N_("A time limit is 1 to 600 minutes, or none.")
@@ -174,10 +233,48 @@ def _clean(actor: User, data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _check_fixed_questions(
+    structure: list[dict[str, Any]], bank_ids: list[int], errors: dict[str, str]
+) -> None:
+    """A fixed question comes from one of the test's banks (a paper draws only from them), once."""
+    fixed = [(index, slot["question_id"]) for index, slot in enumerate(structure) if slot["kind"] == "fixed"]
+    if not fixed:
+        return
+    known = set(
+        db.session.scalars(
+            select(Question.id).where(
+                Question.id.in_([question_id for _, question_id in fixed]),
+                Question.bank_id.in_(bank_ids or [0]),
+                Question.is_archived.is_(False),
+            )
+        )
+    )
+    seen: set[int] = set()
+    for index, question_id in fixed:
+        if question_id not in known:
+            errors["structure"] = errors[f"structure.{index}"] = N_(
+                "This question is not in the chosen banks."
+            )
+        elif question_id in seen:
+            errors["structure"] = errors[f"structure.{index}"] = N_("This question is on the test twice.")
+        seen.add(question_id)
+
+
+def _snapshot(exam: Exam) -> dict[str, Any]:
+    values = {name: getattr(exam, name) for name in FIELDS}
+    for name in ("opens_at", "closes_at"):
+        values[name] = values[name].isoformat() if values[name] else None
+    values["credit_hours"] = str(values["credit_hours"])
+    return values
+
+
 def save_exam(*, actor: User, data: dict[str, Any], exam: Exam | None = None) -> Exam:
+    """Create or change a test from its fields (the API's JSON, or the web form's); all fields are
+    checked first, so an invalid change writes nothing. Audited."""
     if exam is None and not (is_teacher(actor) or admin_scope(actor).is_admin):
         raise PermissionDenied(N_("Only teachers and administrators write tests."))
-    values = _clean(actor, data)
+    values = _clean(actor, data, exam)
+    before = _snapshot(exam) if exam is not None else None
     if exam is None:
         exam = Exam(org_id=actor.org_id, owner_id=actor.id, status=ExamStatus.DRAFT)
         db.session.add(exam)
@@ -185,12 +282,27 @@ def save_exam(*, actor: User, data: dict[str, Any], exam: Exam | None = None) ->
     for name, value in values.items():
         setattr(exam, name, value)
     db.session.flush()
+    after = _snapshot(exam)
+    where = {"target_type": "exam", "target_id": exam.id, "target_label": exam.title}
+    if before is None:
+        record(actor=actor, action="exam.create", org_path=_org_path(exam.org_id), after=after, **where)
+    else:
+        record_change(
+            actor=actor,
+            action="exam.update",
+            org_path=_org_path(exam.org_id),
+            before=before,
+            after=after,
+            **where,
+        )
     return exam
 
 
 def publish(*, actor: User, exam: Exam) -> Exam:
+    """Open the test to cadres, once its banks can fill its paper."""
     if not can_manage(actor, exam):
         raise NotFound()
+    check_paper(exam)
     exam.status = ExamStatus.PUBLISHED
     db.session.flush()
     record(

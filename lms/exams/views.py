@@ -13,8 +13,9 @@ from lms.core.errors import LmsError, NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.tabular import ImportRejected
 from lms.core.web import current_actor, error_text
-from lms.exams import banks, manage
+from lms.exams import banks, forms, manage
 from lms.exams.attempts import get_exam_for_learner
+from lms.exams.models import Exam
 
 bp = Blueprint("exams", __name__, url_prefix="/exams")
 
@@ -45,6 +46,81 @@ def manage_page() -> str:
         exams=manage.my_exams(actor),
         errors=None,
     )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Writing a test: the same service as POST/PUT /api/v1/exams
+
+MAX_LISTED = 1000  # questions listed per bank for picking fixed questions
+
+
+def _exam_form(actor: User, exam: Exam | None, shown: forms.ExamForm, errors: dict[str, str]) -> str:
+    usable = banks.usable_banks(actor)
+    questions = {bank.id: banks.bank_questions(bank)[:MAX_LISTED] for bank in usable}
+    categories = sorted({q.category for rows in questions.values() for q, _ in rows if q.category})
+    return render_template(
+        "exams/exam_form.html",
+        exam=exam,
+        form=shown,
+        errors=errors,
+        banks=usable,
+        questions=questions,
+        max_listed=MAX_LISTED,
+        categories=categories,
+        courses=manage.editable_courses(actor, keep=exam.course_id if exam else None),
+    )
+
+
+def _save_exam_form(actor: User, exam: Exam | None) -> Response | tuple[str, int]:
+    data, shown = forms.parse(request.form)
+    try:
+        saved = manage.save_exam(actor=actor, data=data, exam=exam)
+    except ValidationFailed as failed:
+        db.session.rollback()  # nothing written: the service checks every field first
+        errors = {
+            name: gettext(message) for name, message in forms.field_errors(failed.fields, shown).items()
+        }
+        if not failed.fields:
+            errors["form"] = gettext(failed.message_id, **failed.params)
+        return _exam_form(actor, exam, shown, errors), 422
+    db.session.commit()
+    flash(gettext("The test was saved."), "success")
+    return redirect(url_for("exams.edit_exam", exam_id=saved.id))
+
+
+@bp.route("/manage/tests/new", methods=["GET", "POST"])
+@login_required
+def new_exam() -> Response | str | tuple[str, int]:
+    actor = _author()
+    if request.method == "POST":
+        return _save_exam_form(actor, None)
+    return _exam_form(actor, None, forms.blank(), {})
+
+
+@bp.route("/manage/tests/<int:exam_id>", methods=["GET", "POST"])
+@login_required
+def edit_exam(exam_id: int) -> Response | str | tuple[str, int]:
+    actor = _author()
+    exam = manage.get_managed_exam(actor, exam_id)
+    if request.method == "POST":
+        return _save_exam_form(actor, exam)
+    return _exam_form(actor, exam, forms.of_exam(exam), {})
+
+
+@bp.post("/manage/tests/<int:exam_id>/publish")
+@login_required
+def publish_exam(exam_id: int) -> Response:
+    actor = _author()
+    exam = manage.get_managed_exam(actor, exam_id)
+    try:
+        manage.publish(actor=actor, exam=exam)
+    except LmsError as error:
+        db.session.rollback()
+        flash(error_text(error), "error")
+        return redirect(url_for("exams.edit_exam", exam_id=exam_id))
+    db.session.commit()
+    flash(gettext("The test was published: cadres can take it now."), "success")
+    return redirect(url_for("exams.edit_exam", exam_id=exam_id))
 
 
 @bp.post("/manage/banks")
