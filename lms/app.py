@@ -214,6 +214,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.api.v1 import bp as api_bp
     from lms.archive.views import bp as archive_bp
     from lms.authoring.views import bp as authoring_bp
+    from lms.authoring.views import reading_bp
     from lms.discovery.views import bp as catalog_bp
     from lms.exams.views import bp as exams_bp
     from lms.learning.views import bp as learn_bp
@@ -226,7 +227,7 @@ def _register_blueprints(app: Flask) -> None:
     api = (api_bp, api_catalog_bp, api_media_bp, api_learning_bp, api_exams_bp, api_claims_bp)
     api = (*api, api_reports_bp)
     pages = (ops_bp, auth_bp, portal_bp, catalog_bp, media_bp, learn_bp, exams_bp, claims_bp, reports_bp)
-    for blueprint in (*pages, archive_bp, authoring_bp, admin_bp, *api):
+    for blueprint in (*pages, archive_bp, authoring_bp, reading_bp, admin_bp, *api):
         app.register_blueprint(blueprint)
     for blueprint in api:
         # Bearer tokens, or the session cookie with an X-CSRFToken header (checked in authenticate_bearer)

@@ -44,6 +44,21 @@ def _int_or_none(value: Any) -> int | None:
     return number if 0 < number < 2**31 else None
 
 
+BLOCK_TAGS = re.compile(r"<\s*(p|br|ul|ol|li|h3|h4|blockquote)\b", re.I)
+
+
+def text_to_html(text: str) -> str:
+    """What a teacher typed: lines become paragraphs, unless the text already has paragraphs, lists or
+    headings of its own (the catalog sanitizes it when saved)."""
+    text = text.strip()
+    if not text or BLOCK_TAGS.search(text):
+        return text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "<" not in text:
+        lines = [html.escape(line, quote=False) for line in lines]
+    return "".join(f"<p>{line}</p>" for line in lines)
+
+
 class LessonForm(Form):
     """One lesson row of the editor (a subform: the page's form carries the CSRF token)."""
 
@@ -114,10 +129,7 @@ class CourseForm(FlaskForm):
 
     def course_data(self, added: list[dict[str, Any]]) -> dict[str, Any]:
         """The raw course fields for ``clean_course_data``."""
-        summary = (self.summary_html.data or "").strip()
-        if summary and "<" not in summary:  # plain text: one paragraph per line
-            lines = [line.strip() for line in summary.splitlines() if line.strip()]
-            summary = "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in lines)
+        summary = text_to_html(self.summary_html.data or "")
         return {
             "title": self.title.data or "",
             "summary_html": summary,

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,21 +21,45 @@ from lms.accounts.forms import ActionForm
 from lms.accounts.models import Organization, User
 from lms.accounts.permissions import is_teacher
 from lms.accounts.web import current_scope
-from lms.catalog import authoring, categories, permissions, queries, services
-from lms.catalog.models import KIND_LABELS, USE_LABELS, Course, CourseRevision, CourseStatus, RevisionStatus
+from lms.catalog import authoring, categories, materials, permissions, queries, services
+from lms.catalog.models import (
+    KIND_LABELS,
+    USE_LABELS,
+    Course,
+    CourseMaterial,
+    CourseRevision,
+    CourseStatus,
+    MaterialKind,
+    RevisionStatus,
+)
 from lms.catalog.validation import clean_course_data
 from lms.core.db import db, utcnow
 from lms.core.errors import LmsError, NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.core.permissions import require
 from lms.core.web import current_actor, error_text, page_args
+from lms.media.errors import StorageDown
 from lms.media.models import AssetKind, AssetStatus, MediaAsset
-from lms.media.storage import get_delivery
+from lms.media.storage import get_delivery, get_storage
+from media_pipeline import ObjectNotFound, StorageUnavailable
 
-from .forms import CourseForm, NewCourseForm, RejectForm, RenameForm, ReviewForm, SubcategoryForm
+from .forms import (
+    CourseForm,
+    MaterialForm,
+    NewCourseForm,
+    RejectForm,
+    RenameForm,
+    ReviewForm,
+    SubcategoryForm,
+    text_to_html,
+)
 
 bp = Blueprint("authoring", __name__, url_prefix="/authoring")
+# Learners read a published course's material here (their course page links to it).
+reading_bp = Blueprint("reading", __name__, url_prefix="/reading")
 CHINA = ZoneInfo("Asia/Shanghai")
+PDF_URL_TTL = timedelta(minutes=10)
+log = logging.getLogger(__name__)
 
 STATE_LABELS = {
     "draft": N_("Draft"),
@@ -232,7 +257,7 @@ def _lesson_details(revision: CourseRevision) -> dict[str, Any]:
 
 @bp.get("/courses/<int:course_id>")
 @author_required
-def course(course_id: int) -> str:
+def course(course_id: int, material_form: MaterialForm | None = None) -> str:
     actor, found, org = _load(course_id)
     working, published = found.working_revision, found.published_revision
     shown = working or published
@@ -257,6 +282,7 @@ def course(course_id: int) -> str:
         visible=authoring.org_names(shown.visibility_paths),
         asset_status=ASSET_STATUS_LABELS,
         action_form=ActionForm(),
+        material_form=material_form or MaterialForm(formdata=None),
         **_lesson_details(shown),
     )
 
@@ -399,14 +425,14 @@ def edit(course_id: int) -> Response | tuple[str, int]:
 def _act(course_id: int, action: str) -> Response:
     """Submit, archive or delete (the CSRF token of every POST is checked by CSRFProtect)."""
     actor, found, _ = _load(course_id)
-    title = found.current.title
+    title, keys = found.current.title, []
     try:
         if action == "submit":
             services.submit_for_review(actor=actor, course=found)
         elif action == "archive":
             services.archive(actor=actor, course=found)
         else:
-            services.delete_draft(actor=actor, course=found)
+            keys = services.delete_draft(actor=actor, course=found)
     except LmsError as error:
         db.session.rollback()
         if error.http_status == 404:
@@ -415,6 +441,7 @@ def _act(course_id: int, action: str) -> Response:
         return redirect(url_for("authoring.course", course_id=course_id))
     db.session.commit()
     if action == "delete":
+        _delete_objects(keys)
         flash(gettext("The draft “%(title)s” was deleted.", title=title), "success")
         return redirect(url_for("authoring.index"))
     flash(gettext(DONE[action]), "success")
@@ -443,6 +470,141 @@ def archive(course_id: int) -> Response:
 @author_required
 def delete(course_id: int) -> Response:
     return _act(course_id, "delete")
+
+
+def _delete_objects(keys: list[str]) -> None:
+    """Best effort after the commit: a PDF left behind is unreachable (no row points to it)."""
+    for key in keys:
+        try:
+            get_storage().delete(key)
+        except Exception:  # the deletion is committed; the store may be down
+            log.warning("could not delete %s from the object store", key, exc_info=True)
+
+
+# --- reading material ---------------------------------------------------------------------------
+
+
+@bp.post("/courses/<int:course_id>/materials")
+@author_required
+def add_material(course_id: int) -> Response | tuple[str, int]:
+    actor, found, _ = _load(course_id)
+    form = MaterialForm()
+    upload = request.files.get("pdf")
+    pdf = None
+    if upload is not None and upload.filename:
+        try:
+            pdf = materials.PdfUpload(upload.filename, upload.read())
+        finally:
+            upload.close()
+    try:
+        materials.add_material(
+            actor=actor,
+            course=found,
+            title=form.title.data or "",
+            text_html=text_to_html(form.text_html.data or ""),
+            pdf=pdf,
+            store=get_storage() if pdf is not None else None,
+        )
+    except ValidationFailed as failed:
+        db.session.rollback()
+        _show_errors(form, failed)
+        return course(course_id, material_form=form), 422
+    except StorageUnavailable as error:
+        db.session.rollback()
+        raise StorageDown() from error
+    except LmsError as error:
+        db.session.rollback()
+        if error.http_status == 404:
+            raise
+        flash(error_text(error), "error")
+        return redirect(url_for("authoring.course", course_id=course_id))
+    db.session.commit()
+    flash(
+        gettext("The material was added as the last lesson. Submit the course for review when it is ready."),
+        "success",
+    )
+    return redirect(url_for("authoring.course", course_id=course_id))
+
+
+def _material_page(material: CourseMaterial, *, course_title: str, back: str, file_url: str | None) -> str:
+    return render_template(
+        "catalog/material.html",
+        material=material,
+        course_title=course_title,
+        back=back,
+        file_url=file_url,
+        text=Markup(material.text_html),  # noqa: S704 - sanitized with nh3 when saved
+    )
+
+
+def _serve_pdf(material: CourseMaterial) -> Response:
+    if material.kind != MaterialKind.PDF or not material.object_key:
+        raise NotFound()
+    store = get_storage()
+    try:
+        url = store.presigned_get_url(material.object_key, PDF_URL_TTL)
+        if url is not None:
+            return redirect(url)  # type: ignore[return-value]
+        data = store.read(material.object_key)
+    except ObjectNotFound as error:
+        raise NotFound() from error
+    except StorageUnavailable as error:
+        raise StorageDown() from error
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/courses/<int:course_id>/materials/<int:material_id>")
+@author_required
+def preview_material(course_id: int, material_id: int) -> str:
+    """For the course's editors and reviewers: a material of its working or published revision."""
+    _, found, _ = _load(course_id)
+    material = materials.material_in([found.working_revision, found.published_revision], material_id)
+    file_url = url_for("authoring.material_file", course_id=course_id, material_id=material_id)
+    return _material_page(
+        material,
+        course_title=found.current.title,
+        back=url_for("authoring.course", course_id=course_id),
+        file_url=file_url if material.kind == MaterialKind.PDF else None,
+    )
+
+
+@bp.get("/courses/<int:course_id>/materials/<int:material_id>/file")
+@author_required
+def material_file(course_id: int, material_id: int) -> Response:
+    _, found, _ = _load(course_id)
+    return _serve_pdf(materials.material_in([found.working_revision, found.published_revision], material_id))
+
+
+def _readable(lesson_id: int) -> tuple[Course, CourseMaterial]:
+    """A material lesson of a published course the learner may see; anything else is NotFound."""
+    lesson, found = queries.get_visible_lesson(current_actor(), lesson_id)
+    material = materials.find_material(lesson.material_id)
+    if material is None:
+        raise NotFound()
+    return found, material
+
+
+@reading_bp.get("/lessons/<int:lesson_id>")
+@login_required
+def lesson(lesson_id: int) -> str:
+    found, material = _readable(lesson_id)
+    file_url = url_for("reading.lesson_file", lesson_id=lesson_id)
+    return _material_page(
+        material,
+        course_title=found.current.title,
+        back=url_for("catalog.course", course_id=found.id),
+        file_url=file_url if material.kind == MaterialKind.PDF else None,
+    )
+
+
+@reading_bp.get("/lessons/<int:lesson_id>/file")
+@login_required
+def lesson_file(lesson_id: int) -> Response:
+    return _serve_pdf(_readable(lesson_id)[1])
 
 
 # --- 课程审核 --------------------------------------------------------------------------------------

@@ -7,10 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, cast, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import Organization, Role, RoleGrant, User
+from lms.accounts.permissions import admin_scope
 from lms.audit import services as audit
 from lms.catalog import permissions
 from lms.catalog.errors import (
@@ -27,6 +28,7 @@ from lms.catalog.errors import (
 from lms.catalog.models import (
     Category,
     Course,
+    CourseMaterial,
     CourseRating,
     CourseRevision,
     CourseStatus,
@@ -117,6 +119,54 @@ def _check_media(actor: User, data: CourseData, allowed: Collection[int] = ()) -
             )
 
 
+def _check_materials(actor: User, data: CourseData, allowed: Collection[int] = ()) -> None:
+    """Reading material may only be the author's own or administered (or already in the course)."""
+    ids: set[int] = set()
+    for lesson in data.lessons:
+        value = lesson.get("material_id")
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or lesson.get("media_asset_id") is not None:
+            raise ValidationFailed(fields={"lessons": N_("A lesson's material is not one you may use.")})
+        ids.add(value)
+    new = sorted(i for i in ids - set(allowed) if 0 < i < 2**31)
+    if len(new) != len(ids - set(allowed)):
+        raise ValidationFailed(fields={"lessons": N_("A lesson's material is not one you may use.")})
+    if not new:
+        return
+    scope = admin_scope(actor)
+    rows = db.session.execute(
+        select(CourseMaterial.id, CourseMaterial.owner_id, Organization.path)
+        .join(Organization, Organization.id == CourseMaterial.org_id)
+        .where(CourseMaterial.id.in_(new))
+    ).all()
+    if {i for i, owner, path in rows if owner == actor.id or scope.covers_path(path)} != set(new):
+        raise ValidationFailed(fields={"lessons": N_("A lesson's material is not one you may use.")})
+
+
+def _material_ids(revision: CourseRevision | None) -> set[int]:
+    if revision is None:
+        return set()
+    return {int(i) for i in (lesson.get("material_id") for lesson in revision.lessons) if isinstance(i, int)}
+
+
+def _only_here(material: CourseMaterial, course_id: int) -> bool:
+    """Is the material used by no other course? (Lessons are JSON written by json.dumps, so another
+    revision's use shows in its text as ``"material_id": <id>,`` or ``…}``.)"""
+    text = cast(CourseRevision.lessons, String)
+    mention = f'"material_id": {material.id}'
+    other = db.session.scalar(
+        select(CourseRevision.id).where(
+            CourseRevision.course_id != course_id,
+            or_(text.like(f"%{mention},%"), text.like(f"%{mention}}}%")),
+        )
+    )
+    return (
+        other is None
+        and db.session.scalar(select(Lesson.id).where(Lesson.material_id == material.id)) is None
+    )
+
+
 def _check_visibility(org: Organization, paths: list[str] | None) -> list[str] | None:
     """Visibility is one or more existing org subtrees inside the owning org's subtree: the owning org's
     admins, who approve the course, answer for everything it is shown to."""
@@ -199,6 +249,7 @@ def _sync_lessons(course: Course, revision: CourseRevision) -> None:
         asset = assets.get(lesson.get("media_asset_id"))  # type: ignore[arg-type]
         row.position, row.title, row.is_active = position, lesson["title"], True
         row.media_asset_id = asset.id if asset else None
+        row.material_id = lesson.get("material_id") if asset is None else None
         row.duration_s = round(asset.duration_s or 0) if asset else int(lesson.get("duration_s") or 0)
         published.append(lesson | {"duration_s": row.duration_s})  # ffprobe's duration is what counts
     revision.lessons = published
@@ -232,6 +283,7 @@ def create_course(
         "create_course",
     )
     _check_media(actor, data)
+    _check_materials(actor, data)
     _check_teachers(actor, data)
     _check_category(org, data.category_id)
     visibility_paths = _check_visibility(org, visibility_paths)
@@ -264,6 +316,7 @@ def edit_course(
     if revision is not None and revision.status == RevisionStatus.SUBMITTED:
         raise NotEditable()
     _check_media(actor, data, _media_ids(course.published_revision) | _media_ids(revision))
+    _check_materials(actor, data, _material_ids(course.published_revision) | _material_ids(revision))
     current = revision or course.published_revision
     assert current is not None
     _check_teachers(actor, data, current.teacher_ids)
@@ -304,9 +357,10 @@ def edit_course(
     return revision
 
 
-def delete_draft(*, actor: User, course: Course) -> None:
+def delete_draft(*, actor: User, course: Course) -> list[str]:
     """Delete a course that was never published (a draft, or one sent back): nothing of it was ever
-    in the catalog or in search, and no learner has it. Audited."""
+    in the catalog or in search, and no learner has it. Its reading material goes too; the object-store
+    keys of its PDFs are returned for the caller to delete after the commit. Audited."""
     org = _org(course)
     require(permissions.can_edit(actor, course, org.path), "delete_course")
     revision = course.working_revision
@@ -319,12 +373,20 @@ def delete_draft(*, actor: User, course: Course) -> None:
     ):
         raise NotDeletable()
     title, snapshot, course_id = revision.title, _snapshot(revision), course.id
+    revisions = db.session.scalars(select(CourseRevision).where(CourseRevision.course_id == course_id)).all()
+    material_ids = sorted(set().union(*(_material_ids(r) for r in revisions)))
+    materials = [
+        m for m in (db.session.get(CourseMaterial, i) for i in material_ids) if m and _only_here(m, course_id)
+    ]
+    keys = [m.object_key for m in materials if m.object_key]
     try:
         with db.session.begin_nested():
             course.working_revision_id = None
             db.session.flush()
             db.session.execute(delete(CourseRevision).where(CourseRevision.course_id == course_id))
             db.session.delete(course)
+            for material in materials:  # written for this course and used nowhere else
+                db.session.delete(material)
             db.session.flush()
     except IntegrityError as error:  # e.g. a test (exam) was attached to the draft
         raise CourseInUse() from error
@@ -337,6 +399,7 @@ def delete_draft(*, actor: User, course: Course) -> None:
         org_path=org.path,
         before=snapshot,
     )
+    return keys
 
 
 def submit_for_review(*, actor: User, course: Course, now: datetime | None = None) -> CourseRevision:

@@ -143,12 +143,14 @@ def _clean_lessons(raw: object, errors: dict[str, str]) -> list[dict[str, Any]]:
             )
             continue
         key = str(item.get("key") or "")
-        lessons.append(
-            {
-                "key": key if re.fullmatch(r"[a-z0-9]{8,32}", key) else secrets.token_hex(6),
-                "title": title,
-                "duration_s": duration,
-                "media_asset_id": item.get("media_asset_id"),
-            }
-        )
+        lesson = {
+            "key": key if re.fullmatch(r"[a-z0-9]{8,32}", key) else secrets.token_hex(6),
+            "title": title,
+            "duration_s": duration,
+            "media_asset_id": item.get("media_asset_id"),
+        }
+        material = item.get("material_id")
+        if material is not None:  # reading material (lms.catalog.materials) instead of media
+            lesson["material_id"] = material
+        lessons.append(lesson)
     return lessons

@@ -413,3 +413,93 @@ def test_the_navigation_groups_admin_links_and_shows_authoring_to_teachers_only(
     assert "<details" in admin_nav and "课程审核" in admin_page and "课程分类" in admin_page
     teacher_page = text_of(client_for(app, world["teacher"]).get("/"))
     assert "我的课程建设" in teacher_page and "课程审核" not in teacher_page
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def add_material(client, course_id: int, **fields: Any):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, f"/authoring/courses/{course_id}")
+    return client.post(
+        f"/authoring/courses/{course_id}/materials",
+        data={"csrf_token": token, "title": "", "text_html": ""} | fields,
+        content_type="multipart/form-data",
+    )
+
+
+def test_text_and_pdf_material_go_through_review_and_reach_only_learners_who_may_see_the_course(app, world):
+    import io
+
+    from lms.catalog.models import CourseMaterial, Lesson
+    from lms.media.storage import get_storage
+
+    course = make_course(teacher=world["teacher"], title="廉洁文化建设")
+    db.session.commit()
+    teacher = client_for(app, world["teacher"])
+    refused = add_material(teacher, course.id, title="", pdf=(io.BytesIO(PNG), "讲义.pdf"))
+    page = text_of(refused)
+    assert refused.status_code == 422 and "请填写材料标题" in page and "不是 PDF 文件" in page
+    both = add_material(teacher, course.id, title="讲义", text_html="正文", pdf=(io.BytesIO(PDF), "讲义.pdf"))
+    assert both.status_code == 422 and "正文和 PDF 只能二选一" in text_of(both)
+    assert add_material(teacher, course.id, title="讲义").status_code == 422
+    assert db.session.scalar(select(func.count(CourseMaterial.id))) == 0
+
+    done = add_material(
+        teacher,
+        course.id,
+        title="阅读：廉洁自律准则",
+        text_html="第一条 坚持公私分明。\n第二条 <b>崇廉拒腐</b>",
+    )
+    assert done.status_code == 302
+    done = add_material(teacher, course.id, title="讲义（PDF）", pdf=(io.BytesIO(PDF), "廉洁 讲义.pdf"))
+    assert done.status_code == 302, text_of(done)
+    db.session.expire_all()
+    lessons = db.session.get(Course, course.id).working_revision.lessons
+    assert [lesson["title"] for lesson in lessons] == ["第一讲", "阅读：廉洁自律准则", "讲义（PDF）"]
+    text_id, pdf_id = lessons[1]["material_id"], lessons[2]["material_id"]
+    text_material, pdf_material = (
+        db.session.get(CourseMaterial, text_id),
+        db.session.get(CourseMaterial, pdf_id),
+    )
+    assert text_material.text_html == "<p>第一条 坚持公私分明。</p><p>第二条 <b>崇廉拒腐</b></p>"
+    assert pdf_material.filename == "廉洁_讲义.pdf" and get_storage().read(pdf_material.object_key) == PDF
+
+    # The reviewer opens the material; an admin of another county cannot.
+    assert post_action(teacher, course.id, "submit").status_code == 302
+    admin = client_for(app, world["admin"])
+    assert "崇廉拒腐" in text_of(admin.get(f"/authoring/courses/{course.id}/materials/{text_id}"))
+    assert admin.get(f"/authoring/courses/{course.id}/materials/{pdf_id}/file").data == PDF
+    outsider = client_for(app, world["other_admin"])
+    assert outsider.get(f"/authoring/courses/{course.id}/materials/{pdf_id}/file").status_code == 404
+    assert review(admin, course.id, "approve").status_code == 302
+
+    row = db.session.scalar(select(Lesson).where(Lesson.material_id == pdf_id))
+    text_row = db.session.scalar(select(Lesson).where(Lesson.material_id == text_id))
+    cadre = client_for(app, world["cadre"])
+    course_page = cadre.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert f"/reading/lessons/{row.id}" in course_page and f"/reading/lessons/{text_row.id}" in course_page
+    assert "崇廉拒腐" in text_of(cadre.get(f"/reading/lessons/{text_row.id}"))
+    pdf = cadre.get(f"/reading/lessons/{row.id}/file")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data == PDF
+    assert pdf.headers["X-Content-Type-Options"] == "nosniff"
+    neighbour = client_for(app, make_user(org=world["orgs"]["unit12"]))
+    assert neighbour.get(f"/reading/lessons/{text_row.id}").status_code == 404
+    assert neighbour.get(f"/reading/lessons/{row.id}/file").status_code == 404
+
+
+def test_deleting_a_draft_removes_its_pdf_material(app, world):
+    import io
+
+    from lms.catalog.models import CourseMaterial
+    from lms.media.storage import get_storage
+
+    teacher = client_for(app, world["teacher"])
+    course = create_draft(teacher, title="草稿带讲义")
+    assert add_material(teacher, course.id, title="讲义", pdf=(io.BytesIO(PDF), "a.pdf")).status_code == 302
+    material = db.session.scalars(select(CourseMaterial)).one()
+    key = material.object_key
+    assert get_storage().exists(key)
+    assert post_action(teacher, course.id, "delete").status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(CourseMaterial.id))) == 0 and not get_storage().exists(key)
