@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext
 
-from lms.api.v1 import authenticate_bearer
+from lms.api.v1 import authenticate_bearer, deferred_bearer, require_bearer
 from lms.core.db import db, utcnow
 from lms.core.errors import NotFound, ValidationFailed
 from lms.core.i18n import N_
@@ -305,22 +305,31 @@ def get_attempt(attempt_id: int) -> Response:
 
 @bp.put("/attempts/<int:attempt_id>/answers/<int:position>")
 def save_answer(attempt_id: int, position: int) -> Response:
-    actor = current_actor()
-    answer = json_body().get("answer")
+    bearer = deferred_bearer()  # a bearer token is checked in the saving statement itself
+    try:
+        answer = json_body().get("answer")
+    except ValidationFailed:
+        if bearer is not None:
+            require_bearer(bearer)  # a bad token is a 401 before a bad body is a 422
+        raise
     device_token = request.headers.get("X-Attempt-Token", "")
     now = utcnow()
     saved_at = attempt_service.quick_save(
-        actor_id=actor.id,
         attempt_id=attempt_id,
         position=position,
         answer=answer,
         device_token=device_token,
         now=now,
+        actor_id=None if bearer is not None else current_actor().id,
+        bearer=bearer,
     )
     if saved_at is None:  # refused, or not for the one-statement path: the locked attempt says why
         # End the transaction first: a save that waited for a submission keeps its share lock on the
         # attempt although it wrote nothing, and two such saves locking the row for update would deadlock.
         db.session.commit()
+        if bearer is not None:
+            require_bearer(bearer)  # 401 for a bad token
+        actor = current_actor()
         attempt, exam = _locked(attempt_id)
         try:
             saved_at = attempt_service.save_answer(

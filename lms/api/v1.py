@@ -31,7 +31,7 @@ BEFORE_PASSWORD_CHANGE = {"api.me", "api.change_password", "api.revoke_token"}
 # Endpoints on the hottest path that check a bearer token themselves, in the one statement that also
 # reads and locks what they act on (a heartbeat: one round trip and one ORM load less). Each must call
 # ``deferred_bearer()`` and, when its own check finds nothing, ``require_bearer()``.
-DEFERRED_BEARER = {"api_learning.heartbeat"}
+DEFERRED_BEARER = {"api_learning.heartbeat", "api_exams.save_answer"}
 
 
 @bp.before_request

@@ -23,7 +23,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from lms.accounts.models import Organization, User
+from lms.accounts.models import ApiToken, Organization, User
+from lms.accounts.services import TOKEN_IS_VALID, token_params
 from lms.catalog.queries import get_published_course
 from lms.core.db import UTCDateTime, db, insert_ignoring_conflicts
 from lms.core.errors import Conflict, InvalidState, NotFound
@@ -311,40 +312,48 @@ _SHAPES = {
 MAX_POSITION = 10_000  # no paper is longer
 
 
-def _quick_save_statement(insert: Any) -> Any:
+def _quick_save_statement(insert: Any, *, by_token: bool) -> Any:
     """INSERT … SELECT … FROM exam_attempts WHERE <the save is allowed> ON CONFLICT DO UPDATE RETURNING:
     the answer is written only if the attempt is the cadre's, open, before its deadline (plus the grace),
     held by this device, and the question at that position is of the answer's type (so the position is
     on the paper); otherwise no row comes back. ``FOR KEY SHARE`` (PostgreSQL) holds the attempt's row
     against a submission's ``FOR UPDATE`` until the save commits, and makes a save that waited for a
-    submission re-check the attempt's status and find it closed."""
+    submission re-check the attempt's status and find it closed.
+
+    ``by_token``: the cadre is whoever the bearer token (``token_params``) authenticates, checked in the
+    same statement (``TOKEN_IS_VALID``, and no password change pending): no row for a bad token either.
+    Otherwise the cadre is ``user_id`` (a signed-in page)."""
     attempts, answers = Attempt.__table__, AttemptAnswer.__table__
-    allowed = (
-        select(
-            attempts.c.id,
-            bindparam("position", type_=Integer),
-            bindparam("answer", type_=JSON),
-            literal(1, Integer),
-            bindparam("now", type_=UTCDateTime()),
-            false(),
-            literal("", String),
-        )
-        .where(
-            attempts.c.id == bindparam("attempt_id", type_=Integer),
-            attempts.c.user_id == bindparam("user_id", type_=Integer),
-            attempts.c.status == AttemptStatus.IN_PROGRESS.value,
-            attempts.c.device_token == bindparam("device_token", type_=String),
-            or_(
-                attempts.c.deadline_at.is_(None),
-                attempts.c.deadline_at > bindparam("cutoff", type_=UTCDateTime()),
-            ),
-            attempts.c.paper[bindparam("index", type_=JSON.JSONIntIndexType)]["type"].as_string()
-            == bindparam("qtype", type_=String),
-        )
-        .with_for_update(read=True, key_share=True)
+    allowed = select(
+        attempts.c.id,
+        bindparam("position", type_=Integer),
+        bindparam("answer", type_=JSON),
+        literal(1, Integer),
+        bindparam("saved_at", type_=UTCDateTime()),
+        false(),
+        literal("", String),
+    ).where(
+        attempts.c.id == bindparam("attempt_id", type_=Integer),
+        attempts.c.status == AttemptStatus.IN_PROGRESS.value,
+        attempts.c.device_token == bindparam("device_token", type_=String),
+        or_(
+            attempts.c.deadline_at.is_(None),
+            attempts.c.deadline_at > bindparam("cutoff", type_=UTCDateTime()),
+        ),
+        attempts.c.paper[bindparam("index", type_=JSON.JSONIntIndexType)]["type"].as_string()
+        == bindparam("qtype", type_=String),
     )
+    if by_token:
+        allowed = (
+            allowed.join(ApiToken, ApiToken.user_id == attempts.c.user_id)
+            .join(User, TOKEN_IS_VALID)
+            .where(User.must_change_password.is_(False))
+        )
+    else:
+        allowed = allowed.where(attempts.c.user_id == bindparam("user_id", type_=Integer))
     stmt = insert(answers).from_select(
-        ["attempt_id", "position", "answer", "saves", "saved_at", "needs_marking", "feedback"], allowed
+        ["attempt_id", "position", "answer", "saves", "saved_at", "needs_marking", "feedback"],
+        allowed.with_for_update(read=True, key_share=True, of=attempts),
     )
     return stmt.on_conflict_do_update(
         index_elements=["attempt_id", "position"],
@@ -356,16 +365,29 @@ def _quick_save_statement(insert: Any) -> Any:
     ).returning(answers.c.saved_at)
 
 
-_QUICK_SAVE = {"postgresql": _quick_save_statement(pg_insert), "sqlite": _quick_save_statement(sqlite_insert)}
+_QUICK_SAVE = {
+    (dialect, by_token): _quick_save_statement(insert, by_token=by_token)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    for by_token in (False, True)
+}
 
 
 def quick_save(
-    *, actor_id: int, attempt_id: int, position: int, answer: object, device_token: str, now: datetime
+    *,
+    attempt_id: int,
+    position: int,
+    answer: object,
+    device_token: str,
+    now: datetime,
+    actor_id: int | None = None,
+    bearer: str | None = None,
 ) -> datetime | None:
-    """Autosave's hot path: one statement, no ORM objects, no attempt row lock beyond the save's own.
-    Returns when the answer was saved, or ``None`` when this path cannot save it (refused, expired,
-    another device, a malformed answer, a paper from before types were stored…): then ``save_answer``
-    on the locked attempt explains why, submits an overdue attempt, or saves it after all."""
+    """Autosave's hot path: one statement, no ORM objects, no attempt row lock beyond the save's own, for
+    the cadre ``actor_id`` or whoever the ``bearer`` token authenticates (checked in the statement).
+    Returns when the answer was saved, or ``None`` when this path cannot save it (a bad token, refused,
+    expired, another device, a malformed answer, a paper from before types were stored…): then the
+    caller authenticates the usual way and ``save_answer`` on the locked attempt explains why, submits
+    an overdue attempt, or saves it after all."""
     if not (0 < attempt_id <= MAX_ID and 0 <= position < MAX_POSITION and device_token):
         return None
     if not isinstance(answer, dict):
@@ -376,24 +398,30 @@ def quick_save(
     cleaned = validate_answer_shape(shapes[0], answer)
     if cleaned is None:
         return None
+    params: dict[str, Any] = {
+        "attempt_id": attempt_id,
+        "device_token": device_token,
+        "cutoff": now - SUBMIT_GRACE,
+        "index": position,
+        "qtype": shapes[0],
+        "position": position,
+        "answer": cleaned,
+        "saved_at": now,
+    }
+    if bearer is not None:
+        token = token_params(bearer, now)
+        if token is None:
+            return None
+        params |= token
+    elif actor_id is not None:
+        params["user_id"] = actor_id
+    else:
+        return None
     connection = db.session.connection()
-    statement = _QUICK_SAVE.get(connection.dialect.name)
+    statement = _QUICK_SAVE.get((connection.dialect.name, bearer is not None))
     if statement is None:
         return None
-    row = connection.execute(
-        statement,
-        {
-            "attempt_id": attempt_id,
-            "user_id": actor_id,
-            "device_token": device_token,
-            "cutoff": now - SUBMIT_GRACE,
-            "index": position,
-            "qtype": shapes[0],
-            "position": position,
-            "answer": cleaned,
-            "now": now,
-        },
-    ).first()
+    row = connection.execute(statement, params).first()
     return None if row is None else row[0]
 
 

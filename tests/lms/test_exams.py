@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from lms.core.db import db, utcnow
 from lms.exams.models import Attempt
@@ -214,6 +215,59 @@ def test_autosave_refuses_what_it_must_and_counts_every_save(client, setup):
     db.session.expire_all()
     row = db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"], position=single).one()
     assert (row.answer, row.saves) == ({"choice": "A"}, 2)
+
+
+def test_autosave_checks_the_bearer_token_and_the_page_session_like_every_api_call(client, setup):
+    from lms.accounts.models import ApiToken
+    from lms.exams.models import AttemptAnswer
+    from tests.factories import csrf_token, login
+
+    cadre = make_user(org=setup["org"])
+    headers = bearer(cadre)
+    body = client.post(f"/api/v1/exams/{setup['exam_id']}/attempts", headers=headers).get_json()
+    device = {"X-Attempt-Token": body["device_token"]}
+    single = next(i["position"] for i in body["items"] if i["question"]["type"] == "single")
+    for garbled in ("", "Bearer", "Bearer nonsense", "Basic abc", "Bearer " + "x" * 300):
+        refused = _save(client, body["id"], single, {"choice": "A"}, device | {"Authorization": garbled})
+        assert refused.status_code == 401, garbled
+    malformed = client.put(
+        f"/api/v1/attempts/{body['id']}/answers/{single}",
+        data="not json",
+        headers=device | {"Authorization": "Bearer x", "Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 401  # a bad token is refused before a bad body is judged
+    token = db.session.scalars(select(ApiToken).where(ApiToken.user_id == cadre.id)).one()
+    for broken, mend in (
+        (lambda: setattr(token, "revoked_at", utcnow()), lambda: setattr(token, "revoked_at", None)),
+        (
+            lambda: setattr(token, "expires_at", utcnow() - timedelta(seconds=1)),
+            lambda: setattr(token, "expires_at", utcnow() + timedelta(hours=1)),
+        ),
+        (lambda: setattr(cadre, "is_active", False), lambda: setattr(cadre, "is_active", True)),
+        (lambda: setattr(cadre, "session_version", 9), lambda: setattr(cadre, "session_version", 1)),
+    ):
+        broken()
+        db.session.commit()
+        assert _save(client, body["id"], single, {"choice": "A"}, headers | device).status_code == 401
+        mend()
+        db.session.commit()
+    cadre.must_change_password = True
+    db.session.commit()
+    first = _save(client, body["id"], single, {"choice": "A"}, headers | device)
+    assert first.status_code == 403 and first.get_json()["error"] == "password_change_required"
+    cadre.must_change_password = False
+    db.session.commit()
+    assert not db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"]).count()  # nothing saved
+    assert _save(client, body["id"], single, {"choice": "A"}, headers | device).status_code == 200
+    # The test page saves with its session cookie and the page's CSRF token
+    login(client, cadre)
+    page_token = csrf_token(client, f"/exams/{setup['exam_id']}")
+    assert _save(client, body["id"], single, {"choice": "B"}, device).status_code == 400  # no CSRF token
+    saved = _save(client, body["id"], single, {"choice": "B"}, device | {"X-CSRFToken": page_token})
+    assert saved.status_code == 200
+    row = db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"], position=single).one()
+    db.session.refresh(row)
+    assert (row.answer, row.saves) == ({"choice": "B"}, 2)
 
 
 def test_a_device_that_keeps_saving_keeps_the_attempt_and_a_silent_one_loses_it(client, setup):
