@@ -119,6 +119,18 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         UniqueConstraint("user_id", "reference", name="uq_ledger_entries_user_reference"),
         Index("ix_ledger_entries_user_year", "user_id", "year"),
+        # A period's raw rows, one cadre's or everyone's (reports; PostgreSQL reads them from the index).
+        Index(
+            "ix_ledger_entries_user_created",
+            "user_id",
+            "created_at",
+            postgresql_include=["hours", "use", "source_kind", "category_id"],
+        ),
+        Index(
+            "ix_ledger_entries_created_at",
+            "created_at",
+            postgresql_include=["user_id", "hours", "use", "source_kind", "category_id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -1,19 +1,20 @@
-"""What the reports keep of their own: a monthly summary of the 学时 ledger, and the 学习排行 switch.
+"""What the reports keep of their own: summaries of the 学时 ledger, and the 学习排行 switch.
 
-``ledger_month_totals`` holds, per cadre and calendar month (Asia/Shanghai, ``month`` = YYYYMM), the sums of
-that cadre's ledger rows in **centi-hours** (学时 x 100, whole numbers, so sums are exact on every backend):
-net total, 必修 part, by source kind and by top-level category. Database triggers on ``ledger_entries``
-(migration ``r7summary001``) keep it in the same transaction as every ledger write, whoever writes (the
-credits, corrections and revocations of ``lms.learning.credits``, offline-claim approvals, exam passes, bulk
+``ledger_month_totals`` (per cadre and calendar month, ``month`` = YYYYMM in Asia/Shanghai) and
+``ledger_year_totals`` (per cadre and calendar year) hold the sums of the cadre's ledger rows in
+**centi-hours** (学时 x 100: whole numbers, exact on every backend and fast to sum on PostgreSQL): net
+total, 必修 part, by source kind and by top-level category. Row triggers on ``ledger_entries`` (migration
+``r7summary001``) keep them in the same transaction as every ledger write, whoever writes (the credits,
+corrections and revocations of ``lms.learning.credits``, offline-claim approvals, exam passes, bulk
 loads), with ``INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`` so concurrent writes add up.
-``flask reports rebuild-summary`` recomputes it from the ledger; ``flask reports check-summary`` compares.
+``flask reports rebuild-summary`` recomputes both from the ledger; ``flask reports check-summary`` compares.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer
+from sqlalchemy import ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.core.db import UTCDateTime, db, utcnow
@@ -34,25 +35,38 @@ SUMMARY_COLUMNS = (
 )
 
 
-class LedgerMonthTotal(db.Model):
-    """One cadre's ledger in one month, summed (centi-hours). Derived: never edit by hand."""
+class _Sums:
+    """The summed columns (centi-hours) both grains share."""
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer, default=0)  # ledger rows summed here
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    required: Mapped[int] = mapped_column(Integer, default=0)
+    src_online_course: Mapped[int] = mapped_column(Integer, default=0)
+    src_test: Mapped[int] = mapped_column(Integer, default=0)
+    src_class: Mapped[int] = mapped_column(Integer, default=0)
+    src_offline_claim: Mapped[int] = mapped_column(Integer, default=0)
+    cat_theory: Mapped[int] = mapped_column(Integer, default=0)
+    cat_party: Mapped[int] = mapped_column(Integer, default=0)
+    cat_professional: Mapped[int] = mapped_column(Integer, default=0)
+    cat_knowledge: Mapped[int] = mapped_column(Integer, default=0)
+    cat_other: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LedgerMonthTotal(_Sums, db.Model):
+    """One cadre's ledger in one month, summed. Derived: never edit by hand."""
 
     __tablename__ = "ledger_month_totals"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM in Asia/Shanghai
-    entries: Mapped[int] = mapped_column(Integer, default=0)  # ledger rows summed here
-    total: Mapped[int] = mapped_column(BigInteger, default=0)
-    required: Mapped[int] = mapped_column(BigInteger, default=0)
-    src_online_course: Mapped[int] = mapped_column(BigInteger, default=0)
-    src_test: Mapped[int] = mapped_column(BigInteger, default=0)
-    src_class: Mapped[int] = mapped_column(BigInteger, default=0)
-    src_offline_claim: Mapped[int] = mapped_column(BigInteger, default=0)
-    cat_theory: Mapped[int] = mapped_column(BigInteger, default=0)
-    cat_party: Mapped[int] = mapped_column(BigInteger, default=0)
-    cat_professional: Mapped[int] = mapped_column(BigInteger, default=0)
-    cat_knowledge: Mapped[int] = mapped_column(BigInteger, default=0)
-    cat_other: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LedgerYearTotal(_Sums, db.Model):
+    """One cadre's ledger in one calendar year (Asia/Shanghai), summed: the sum of its months."""
+
+    __tablename__ = "ledger_year_totals"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class LeaderboardSetting(db.Model):

@@ -23,7 +23,6 @@ Definitions (one place; the pages, the API and the exports all use these):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,10 +35,12 @@ from sqlalchemy.sql.elements import TextClause
 
 from lms.accounts.models import Organization, Rank
 from lms.accounts.permissions import AdminScope
-from lms.catalog.models import Category
 from lms.core.db import UTCDateTime, db
 from lms.core.errors import NotFound, ValidationFailed
 from lms.core.i18n import N_
+from lms.learning.models import TargetRule
+from lms.reports import summary
+from lms.reports.models import SUMMARY_COLUMNS
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
@@ -55,6 +56,7 @@ CATEGORY_KEYS = {
 CATEGORY_FIELDS = ("theory", "party", "professional", "knowledge", "other")
 SOURCE_FIELDS = ("online_course", "test", "class", "offline_claim")
 MAX_PERIOD_DAYS = 5 * 366
+WORK_MEM = "64MB"  # per hash/sort of a report statement (PostgreSQL)
 
 
 # Period -----------------------------------------------------------------------------------------------
@@ -92,6 +94,60 @@ class Period:
 
     def as_json(self) -> dict[str, str]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat()}
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, time(), CHINA).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period as the whole calendar years it covers (read from the yearly summary), the other whole
+    months (the monthly summary) and the days at its edges outside them (the raw ledger)."""
+
+    years: tuple[int, int] | None  # first and last whole year
+    months: tuple[tuple[int, int], ...]  # ranges of whole months, YYYYMM, both ends included
+    edges: tuple[tuple[datetime, datetime], ...]  # half-open UTC ranges
+
+    @property
+    def one_row_per_cadre(self) -> bool:
+        """Whether the period is exactly one summary row per cadre (one year, or one month)."""
+        if self.edges:
+            return False
+        if self.years:
+            return self.years[0] == self.years[1] and not self.months
+        return len(self.months) == 1 and self.months[0][0] == self.months[0][1]
+
+
+def _ym(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def split(period: Period, *, years: bool = True) -> Split:
+    """``years=False``: whole months only (for figures by month)."""
+    first = period.start if period.start.day == 1 else _next_month(period.start)
+    after = period.end + timedelta(days=1)  # exclusive
+    stop = after if after.day == 1 else date(after.year, after.month, 1)  # after the last whole month
+    if first >= stop:
+        return Split(None, (), ((period.start_utc, period.end_utc),))
+    edges = []
+    if period.start < first:
+        edges.append((period.start_utc, _utc(first)))
+    if stop < after:
+        edges.append((_utc(stop), period.end_utc))
+    first_year = first.year if first.month == 1 else first.year + 1
+    last_year = stop.year - 1
+    spans = [(first, stop)]
+    whole = None
+    if years and first_year <= last_year:
+        whole = (first_year, last_year)
+        spans = [(first, date(first_year, 1, 1)), (date(last_year + 1, 1, 1), stop)]
+    months = tuple((_ym(a), _ym(b - timedelta(days=1))) for a, b in spans if a < b)
+    return Split(whole, months, tuple(edges))
 
 
 def this_year(now: datetime | None = None) -> Period:
@@ -157,120 +213,175 @@ def breadcrumbs(scope: AdminScope, org: Organization) -> list[Organization]:
 # SQL --------------------------------------------------------------------------------------------------
 
 
-def _category_sql() -> str:
-    """A CASE expression naming the top-level category of ``e.category_id``."""
-    rows = db.session.execute(select(Category.id, Category.parent_id, Category.code)).all()
-    parent = {cid: pid for cid, pid, _ in rows}
-    code = {cid: c for cid, _, c in rows}
-    members: dict[str, list[int]] = defaultdict(list)
-    for cid in parent:
-        top, seen = cid, set()
-        while parent.get(top) is not None and top not in seen:
-            seen.add(top)
-            top = parent[top]
-        key = CATEGORY_KEYS.get(code.get(top) or "")
-        if key:
-            members[key].append(cid)
-    whens = " ".join(
-        f"WHEN e.category_id IN ({', '.join(str(i) for i in sorted(ids))}) THEN '{key}'"
-        for key, ids in members.items()
-        if ids
-    )
-    return f"CASE {whens} ELSE 'other' END" if whens else "'other'"
+def _rows_sql(parts: Split, select_summary: str, select_ledger: str, joins: str) -> str:
+    """The union of ``select_summary`` over the summary rows of the period's whole years and months
+    (alias ``s``) and ``select_ledger`` over the raw ledger rows of its edge days (alias ``e``), each with
+    ``joins`` (which may refer to ``{t}``, the table's alias)."""
+    selects = []
+    if parts.years:
+        selects.append(
+            f"{select_summary} FROM ledger_year_totals s {joins.format(t='s')}"
+            " WHERE s.year >= :year_from AND s.year <= :year_to"
+        )
+    if parts.months:
+        ranges = " OR ".join(
+            f"(s.month >= :month_from{i} AND s.month <= :month_to{i})" for i in range(len(parts.months))
+        )
+        selects.append(f"{select_summary} FROM ledger_month_totals s {joins.format(t='s')} WHERE {ranges}")
+    if parts.edges:
+        ranges = " OR ".join(
+            f"(e.created_at >= :lo{i} AND e.created_at < :hi{i})" for i in range(len(parts.edges))
+        )
+        selects.append(f"{select_ledger} FROM ledger_entries e {joins.format(t='e')} WHERE {ranges}")
+    return "\nUNION ALL\n".join(selects)
 
 
-def _per_user_sql() -> str:
-    """CTEs ``members`` (the subtree's cadres), ``targets`` (each member's yearly rule) and ``per_user``
-    (one row per member: net hours by use, source and category in the period, target, reached)."""
-    cat = _category_sql()
-    sums = ",\n".join(
-        [
-            "SUM(e.hours) AS total",
-            "SUM(CASE WHEN e.use = 'required' THEN e.hours ELSE 0 END) AS required",
-            *(
-                f"SUM(CASE WHEN e.source_kind = '{s}' THEN e.hours ELSE 0 END) AS src_{s}"
-                for s in SOURCE_FIELDS
-            ),
-            *(f"SUM(CASE WHEN {cat} = '{c}' THEN e.hours ELSE 0 END) AS cat_{c}" for c in CATEGORY_FIELDS),
-        ]
+def _ledger_cte(org: Organization, period: Period) -> str:
+    """Per member: the net sums (centi-hours) of the period, from the summaries and the edge days. Under
+    a root org (nearly every cadre is a member) summing everyone's rows and leaving the non-members out
+    afterwards is faster than joining each row to the members first."""
+    parts = split(period)
+    amounts = summary.amounts_sql("e")
+    rows = _rows_sql(
+        parts,
+        "SELECT s.user_id, " + ", ".join(f"s.{c}" for c in SUMMARY_COLUMNS),
+        "SELECT e.user_id, " + ", ".join(f"{amounts[c]} AS {c}" for c in SUMMARY_COLUMNS),
+        "" if org.parent_id is None else "JOIN members m ON m.user_id = {t}.user_id",
     )
-    picked = ",\n".join(
-        [
-            "COALESCE(l.total, 0) AS total",
-            "COALESCE(l.required, 0) AS required",
-            *(f"COALESCE(l.src_{s}, 0) AS src_{s}" for s in SOURCE_FIELDS),
-            *(f"COALESCE(l.cat_{c}, 0) AS cat_{c}" for c in CATEGORY_FIELDS),
-        ]
+    if parts.one_row_per_cadre:
+        return rows
+    sums = ", ".join(f"SUM(x.{c}) AS {c}" for c in SUMMARY_COLUMNS)
+    return f"SELECT x.user_id, {sums} FROM ({rows}) x GROUP BY x.user_id"  # noqa: S608
+
+
+def _child_sql() -> str:
+    """The id of the report org's child whose subtree holds the member's org (NULL: the org itself), from
+    the path after ``:prefix`` (``:child_from`` is where that rest starts)."""
+    rest = "substr(o.path, :child_from)"
+    if db.session.get_bind().dialect.name == "postgresql":
+        child = f"split_part({rest}, '/', 1)"
+    else:
+        child = f"substr({rest}, 1, instr({rest}, '/') - 1)"
+    return f"CAST(NULLIF({child}, '') AS INTEGER)"
+
+
+def _rule_case(org: Organization) -> tuple[str, dict[str, Any]]:
+    """A CASE giving a member's target rule id (NULL: none matches): the rules that can apply in the org's
+    subtree, most specific first (org depth, then cadre category, then rank; lowest id on a tie), as
+    ``lms.learning.targets`` picks them."""
+    rules = db.session.execute(
+        select(
+            TargetRule.id,
+            TargetRule.rank,
+            TargetRule.cadre_category,
+            Organization.path,
+            Organization.depth,
+        ).outerjoin(Organization, Organization.id == TargetRule.org_id)
+    ).all()
+    ranked = sorted(
+        (r for r in rules if r.path is None or org.path.startswith(r.path) or r.path.startswith(org.path)),
+        key=lambda r: (
+            -(r.depth + 1 if r.path is not None else 0),
+            -(r.cadre_category is not None),
+            -(r.rank is not None),
+            r.id,
+        ),
     )
-    return f"""
+    whens, params = [], {}
+    for n, rule in enumerate(ranked):
+        conditions = []
+        if rule.path is not None:
+            conditions.append(f"o.path LIKE :rule{n}_path")
+            params[f"rule{n}_path"] = rule.path + "%"
+        if rule.rank is not None:
+            conditions.append(f"u.rank = :rule{n}_rank")
+            params[f"rule{n}_rank"] = rule.rank
+        if rule.cadre_category is not None:
+            conditions.append(f"u.cadre_category = :rule{n}_category")
+            params[f"rule{n}_category"] = rule.cadre_category
+        whens.append(f"WHEN {' AND '.join(conditions) or '1 = 1'} THEN {int(rule.id)}")
+        if not conditions:
+            break  # matches everyone: nothing after it is reached
+    return (f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS INTEGER)"), params
+
+
+def _per_user(org: Organization, period: Period) -> tuple[str, dict[str, Any]]:
+    """CTEs ``members`` (the subtree's cadres with their target rule) and ``scored`` (one row per member:
+    net centi-hours by use, source and category in the period, the prorated targets in centi-hours,
+    reached), and their parameters."""
+    rule, params = _rule_case(org)
+    picked = ",\n".join(f"COALESCE(l.{c}, 0) AS {c}" for c in SUMMARY_COLUMNS)
+    sql = f"""
 WITH members AS (
-    SELECT u.id AS user_id, u.org_id, o.path, u.rank, u.cadre_category
+    SELECT u.id AS user_id, u.org_id, u.rank, {rule} AS rule_id, {_child_sql()} AS child_id
     FROM users u JOIN organizations o ON o.id = u.org_id
     WHERE o.path LIKE :prefix AND u.is_active AND u.is_learner
 ),
-rules AS (
-    SELECT r.id, r.rank, r.cadre_category, r.hours_per_year, r.required_hours,
-           ro.path AS org_path, CASE WHEN r.org_id IS NULL THEN 0 ELSE ro.depth + 1 END AS org_depth
-    FROM target_rules r LEFT JOIN organizations ro ON ro.id = r.org_id
-),
-groups AS (
-    SELECT DISTINCT org_id, path, rank, cadre_category FROM members
-),
-group_rules AS (
-    SELECT g.org_id, g.rank, g.cadre_category, (
-        SELECT r.id FROM rules r
-        WHERE (r.org_path IS NULL OR g.path LIKE r.org_path || '%')
-          AND (r.rank IS NULL OR r.rank = g.rank)
-          AND (r.cadre_category IS NULL OR r.cadre_category = g.cadre_category)
-        ORDER BY r.org_depth DESC,
-                 CASE WHEN r.cadre_category IS NULL THEN 0 ELSE 1 END DESC,
-                 CASE WHEN r.rank IS NULL THEN 0 ELSE 1 END DESC,
-                 r.id ASC
-        LIMIT 1
-    ) AS rule_id
-    FROM groups g
-),
 ledger AS (
-    SELECT e.user_id,
-{sums}
-    FROM ledger_entries e JOIN members m ON m.user_id = e.user_id
-    WHERE e.created_at >= :start AND e.created_at < :end
-    GROUP BY e.user_id
+{_ledger_cte(org, period)}
 ),
 per_user AS (
-    SELECT m.user_id, m.org_id, m.rank,
+    SELECT m.user_id, m.org_id, m.rank, m.child_id,
 {picked},
-           ROUND(COALESCE(tr.hours_per_year, {FALLBACK_TARGET}) * CAST(:factor AS NUMERIC), 2) AS target,
-           ROUND(COALESCE(tr.required_hours, 0) * CAST(:factor AS NUMERIC), 2) AS required_target
+           CAST(ROUND(COALESCE(tr.hours_per_year, {FALLBACK_TARGET}) * CAST(:factor AS NUMERIC) * 100)
+                AS INTEGER) AS target,
+           CAST(ROUND(COALESCE(tr.required_hours, 0) * CAST(:factor AS NUMERIC) * 100)
+                AS INTEGER) AS required_target
     FROM members m
     LEFT JOIN ledger l ON l.user_id = m.user_id
-    LEFT JOIN group_rules gr ON gr.org_id = m.org_id
-         AND COALESCE(gr.rank, '') = COALESCE(m.rank, '')
-         AND COALESCE(gr.cadre_category, '') = COALESCE(m.cadre_category, '')
-    LEFT JOIN target_rules tr ON tr.id = gr.rule_id
+    LEFT JOIN target_rules tr ON tr.id = m.rule_id
 ),
 scored AS (
     SELECT p.*,
-           CASE WHEN ROUND(p.total, 2) >= p.target AND ROUND(p.required, 2) >= p.required_target
-                THEN 1 ELSE 0 END AS reached
+           CASE WHEN p.total >= p.target AND p.required >= p.required_target THEN 1 ELSE 0 END AS reached
     FROM per_user p
 )
 """  # noqa: S608 (every query here is built from constants and integer ids; values are bound)
+    return sql, _params(org, period) | params
+
+
+def _split_params(parts: Split) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if parts.years:
+        params |= {"year_from": parts.years[0], "year_to": parts.years[1]}
+    for i, (first, last) in enumerate(parts.months):
+        params |= {f"month_from{i}": first, f"month_to{i}": last}
+    for i, (lo, hi) in enumerate(parts.edges):
+        params |= {f"lo{i}": lo, f"hi{i}": hi}
+    return params
 
 
 def _params(org: Organization, period: Period) -> dict[str, Any]:
     return {
         "prefix": org.path + "%",
-        "start": period.start_utc,
-        "end": period.end_utc,
+        "child_from": len(org.path) + 1,
         "factor": str(period.factor),
-    }
+    } | _split_params(split(period))
+
+
+def _run(sql: str, params: dict[str, Any], **options: Any) -> Any:
+    """Execute a report statement. On PostgreSQL, for the rest of the transaction: no JIT (compiling these
+    statements took longer than running them), room to hash the subtree's cadres in memory, and a plan
+    for the actual subtree even once the driver has prepared the statement."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            text(
+                "SELECT set_config('jit', 'off', true), set_config('work_mem', :work_mem, true),"
+                " set_config('plan_cache_mode', 'force_custom_plan', true)"
+            ),
+            {"work_mem": WORK_MEM},
+        )
+    return db.session.execute(_typed(sql), params, **options)
 
 
 def _typed(sql: str) -> TextClause:
-    return text(sql).bindparams(
-        bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())
-    )
+    """The statement, with the edge days' bounds bound as UTC datetimes."""
+    names = [n for i in range(2) for n in (f"lo{i}", f"hi{i}") if f":{n}" in sql]
+    return text(sql).bindparams(*(bindparam(n, type_=UTCDateTime()) for n in names))
+
+
+def _from_cents(value: object) -> Decimal:
+    return (Decimal(int(value or 0)) / 100).quantize(CENT)
 
 
 def _dec(value: object) -> Decimal:
@@ -393,11 +504,13 @@ class UnitReport:
     months: list[tuple[str, Decimal, Decimal]]  # (YYYY-MM, net hours, net online hours)
 
 
-def _figures_by_org_rank(org: Organization, period: Period) -> dict[tuple[int, str], Figures]:
+def _figures_by_child_rank(org: Organization, period: Period) -> dict[tuple[int | None, str], Figures]:
+    """Figures by (child of the org whose subtree the cadres are in, or None for the org's own; rank)."""
+    per_user, params = _per_user(org, period)
     sql = (
-        _per_user_sql()
+        per_user
         + f"""
-SELECT s.org_id, COALESCE(s.rank, '') AS rank,
+SELECT s.child_id, COALESCE(s.rank, '') AS rank,
        COUNT(*) AS cadres,
        SUM(CASE WHEN s.total > 0 THEN 1 ELSE 0 END) AS participants,
        SUM(CASE WHEN s.src_online_course + s.src_test > 0 THEN 1 ELSE 0 END) AS online_participants,
@@ -409,77 +522,77 @@ SELECT s.org_id, COALESCE(s.rank, '') AS rank,
        {", ".join(f"SUM(s.src_{x}) AS src_{x}" for x in SOURCE_FIELDS)},
        {", ".join(f"SUM(s.cat_{c}) AS cat_{c}" for c in CATEGORY_FIELDS)}
 FROM scored s
-GROUP BY s.org_id, COALESCE(s.rank, '')
+GROUP BY s.child_id, COALESCE(s.rank, '')
 """  # noqa: S608
     )
-    result: dict[tuple[int, str], Figures] = {}
-    for row in db.session.execute(_typed(sql), _params(org, period)).mappings():
-        result[(row["org_id"], row["rank"])] = Figures(
+    result: dict[tuple[int | None, str], Figures] = {}
+    for row in _run(sql, params).mappings():
+        result[(row["child_id"], row["rank"])] = Figures(
             cadres=int(row["cadres"]),
             participants=int(row["participants"] or 0),
             online_participants=int(row["online_participants"] or 0),
             reached=int(row["reached"] or 0),
-            hours=_dec(row["hours"]),
-            required=_dec(row["required"]),
-            target=_dec(row["target"]),
-            behind_hours=_dec(row["behind"]),
-            by_source={x: _dec(row[f"src_{x}"]) for x in SOURCE_FIELDS},
-            by_category={c: _dec(row[f"cat_{c}"]) for c in CATEGORY_FIELDS},
+            hours=_from_cents(row["hours"]),
+            required=_from_cents(row["required"]),
+            target=_from_cents(row["target"]),
+            behind_hours=_from_cents(row["behind"]),
+            by_source={x: _from_cents(row[f"src_{x}"]) for x in SOURCE_FIELDS},
+            by_category={c: _from_cents(row[f"cat_{c}"]) for c in CATEGORY_FIELDS},
         )
     return result
 
 
 def _months(org: Organization, period: Period) -> list[tuple[str, Decimal, Decimal]]:
-    if db.session.get_bind().dialect.name == "postgresql":
-        month = "to_char(e.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')"
-    else:  # SQLite keeps naive UTC text; China has had no daylight saving time since 1991
-        month = "strftime('%Y-%m', e.created_at, '+8 hours')"
-    sql = f"""
-SELECT {month} AS month, SUM(e.hours) AS hours,
-       SUM(CASE WHEN e.source_kind IN ('online_course', 'test') THEN e.hours ELSE 0 END) AS online
-FROM ledger_entries e
-JOIN users u ON u.id = e.user_id
-JOIN organizations o ON o.id = u.org_id
-WHERE o.path LIKE :prefix AND u.is_active AND u.is_learner
-  AND e.created_at >= :start AND e.created_at < :end
-GROUP BY {month}
-ORDER BY 1
-"""  # noqa: S608
-    rows = db.session.execute(_typed(sql), _params(org, period)).all()
-    found = {m: (_dec(h), _dec(o)) for m, h, o in rows}
+    """Net and online hours by month. Under a root org: everyone's sums less the few non-members' (an
+    inactive account, an admin who is no learner), which reads no user row for most summary rows."""
+    parts = split(period, years=False)
+    cents = summary.cents_sql("e")
+    member = "o.path LIKE :prefix AND u.is_active AND u.is_learner"
+    users = "JOIN users u ON u.id = {t}.user_id JOIN organizations o ON o.id = u.org_id"
+
+    online = f"CASE WHEN e.source_kind IN ('online_course', 'test') THEN {cents} ELSE 0 END"
+
+    def union(sign: str, joins: str) -> str:
+        return _rows_sql(
+            parts,
+            f"SELECT s.month, {sign}s.total AS total, {sign}(s.src_online_course + s.src_test) AS online",
+            f"SELECT {summary.month_sql('e.created_at')} AS month, {sign}{cents} AS total,"
+            f" {sign}({online}) AS online",
+            joins,
+        )
+
+    if org.parent_id is None:
+        rows_sql = union("", "") + "\nUNION ALL\n" + union("-", f"{users} AND NOT ({member})")
+    else:
+        rows_sql = union("", f"{users} AND {member}")
+    sql = f"SELECT x.month, SUM(x.total), SUM(x.online) FROM ({rows_sql}) x GROUP BY x.month"  # noqa: S608
+    params = {"prefix": org.path + "%"} | _split_params(parts)
+    rows = _run(sql, params).all()
+    found = {f"{m // 100:04d}-{m % 100:02d}": (_from_cents(h), _from_cents(o)) for m, h, o in rows}
     months, cursor = [], date(period.start.year, period.start.month, 1)
     while cursor <= period.end:
         key = cursor.strftime("%Y-%m")
         hours, online = found.get(key, (ZERO, ZERO))
         months.append((key, hours, online))
-        cursor = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
+        cursor = _next_month(cursor)
     return months
 
 
 def unit_report(org: Organization, period: Period, *, with_months: bool = True) -> UnitReport:
     """The org's figures and one row per child unit (its whole subtree rolled up), ranked among siblings by
     hours per cadre; cadres attached to the org itself get a row of their own."""
-    cells = _figures_by_org_rank(org, period)
+    cells = _figures_by_child_rank(org, period)
     children = list(
         db.session.scalars(
             select(Organization).where(Organization.parent_id == org.id).order_by(Organization.id)
         )
     )
-    paths = dict(
-        db.session.execute(
-            select(Organization.id, Organization.path).where(
-                Organization.id.in_({org_id for org_id, _ in cells})
-            )
-        ).all()
-    )
     by_child: dict[int, Figures] = {c.id: Figures() for c in children}
     own, total = Figures(), Figures()
     by_rank: dict[str, Figures] = {}
-    for (org_id, rank), figures in cells.items():
+    for (child_id, rank), figures in cells.items():
         total.add(figures)
         by_rank.setdefault(rank, Figures()).add(figures)
-        rest = paths[org_id][len(org.path) :]
-        child_id = int(rest.split("/", 1)[0]) if rest else None
         by_child.get(child_id, own).add(figures)  # type: ignore[arg-type]
     rows = [UnitRow(c, by_child[c.id]) for c in children]
     ranked = sorted(
@@ -548,8 +661,10 @@ class CadreRow:
         }
 
 
-def _cadre_sql(behind: bool, order: str, *, one_user: bool = False) -> str:
-    conditions = (["s.reached = 0"] if behind else []) + (["s.user_id = :user_id"] if one_user else [])
+def _cadre_sql(org: Organization, period: Period, behind: bool, order: str) -> tuple[str, dict[str, Any]]:
+    """Cadre rows (``:user_id`` in the parameters: that cadre's only)."""
+    per_user, params = _per_user(org, period)
+    conditions = ["s.reached = 0"] if behind else []
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     orders = {
         "missing": "missing DESC, s.user_id",
@@ -557,8 +672,8 @@ def _cadre_sql(behind: bool, order: str, *, one_user: bool = False) -> str:
         "name": "u.display_name, s.user_id",
         "unit": "o.path, s.user_id",
     }
-    return (
-        _per_user_sql()
+    sql = (
+        per_user
         + f"""
 SELECT s.user_id, u.display_name, u.login_name, s.org_id, o.name AS org_name, s.rank, u.cadre_category,
        s.total, s.required, s.src_online_course + s.src_test AS online,
@@ -571,6 +686,7 @@ FROM scored s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = s.
 ORDER BY {orders.get(order, orders["missing"])}
 """  # noqa: S608
     )
+    return sql, params
 
 
 def _cadre_row(row: Any) -> CadreRow:
@@ -582,12 +698,12 @@ def _cadre_row(row: Any) -> CadreRow:
         org_name=row[4],
         rank=row[5],
         cadre_category=row[6],
-        hours=_dec(row[7]),
-        required=_dec(row[8]),
-        online=_dec(row[9]),
-        offline=_dec(row[10]),
-        target=_dec(row[11]),
-        required_target=_dec(row[12]),
+        hours=_from_cents(row[7]),
+        required=_from_cents(row[8]),
+        online=_from_cents(row[9]),
+        offline=_from_cents(row[10]),
+        target=_from_cents(row[11]),
+        required_target=_from_cents(row[12]),
         reached=bool(row[13]),
     )
 
@@ -596,13 +712,14 @@ def cadre_page(
     org: Organization, period: Period, *, behind: bool, page: int, per_page: int, order: str = "missing"
 ) -> tuple[list[CadreRow], int]:
     """One page of the subtree's cadres (``behind``: only those short of their target) and the count."""
-    base = _cadre_sql(behind, order)
-    params = _params(org, period) | {"limit": per_page, "offset": (page - 1) * per_page}
-    rows = db.session.execute(_typed(base + " LIMIT :limit OFFSET :offset"), params).all()
-    count_sql = _per_user_sql() + (  # noqa: S608
-        "SELECT COUNT(*) FROM scored s" + (" WHERE s.reached = 0" if behind else "")
-    )
-    total = int(db.session.execute(_typed(count_sql), _params(org, period)).scalar() or 0)
+    sql, params = _cadre_sql(org, period, behind, order)
+    rows = _run(
+        sql + " LIMIT :limit OFFSET :offset", params | {"limit": per_page, "offset": (page - 1) * per_page}
+    ).all()
+    per_user, params = _per_user(org, period)
+    where = " WHERE s.reached = 0" if behind else ""
+    count_sql = f"{per_user} SELECT COUNT(*) FROM scored s{where}"  # noqa: S608
+    total = int(_run(count_sql, params).scalar() or 0)
     return [_cadre_row(r) for r in rows], total
 
 
@@ -610,11 +727,8 @@ def iter_cadres(
     org: Organization, period: Period, *, behind: bool, order: str = "unit", batch: int = 2000
 ) -> Iterator[CadreRow]:
     """Every cadre of the subtree, streamed (server-side cursor on PostgreSQL) for exports."""
-    result = db.session.execute(
-        _typed(_cadre_sql(behind, order)),
-        _params(org, period),
-        execution_options={"stream_results": True, "yield_per": batch},
-    )
+    sql, params = _cadre_sql(org, period, behind, order)
+    result = _run(sql, params, execution_options={"stream_results": True, "yield_per": batch})
     for row in result:
         yield _cadre_row(row)
 
@@ -654,8 +768,19 @@ def cadre_entries(user_id: int, period: Period) -> list[Any]:
 
 
 def cadre_figures(org: Organization, user_id: int, period: Period) -> CadreRow | None:
-    sql = _cadre_sql(False, "unit", one_user=True)
-    row = db.session.execute(_typed(sql), _params(org, period) | {"user_id": user_id}).first()
+    """One cadre's row, computed among the cadres of ``org`` (their own unit)."""
+    per_user, params = _per_user(org, period)
+    sql = (
+        per_user
+        + """
+SELECT s.user_id, u.display_name, u.login_name, s.org_id, o.name AS org_name, s.rank, u.cadre_category,
+       s.total, s.required, s.src_online_course + s.src_test AS online,
+       s.src_class + s.src_offline_claim AS offline, s.target, s.required_target, s.reached
+FROM scored s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = s.org_id
+WHERE s.user_id = :user_id
+"""
+    )
+    row = _run(sql, params | {"user_id": user_id}).first()
     return _cadre_row(row) if row else None
 
 
