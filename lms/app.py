@@ -250,8 +250,10 @@ def _register_cli(app: Flask) -> None:
     from lms.cli import lms_cli
     from lms.discovery.cli import search_cli
     from lms.exams.cli import exams_cli
+    from lms.reports.cli import reports_cli
 
     app.cli.add_command(lms_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(exams_cli)
+    app.cli.add_command(reports_cli)
