@@ -503,3 +503,53 @@ def test_deleting_a_draft_removes_its_pdf_material(app, world):
     assert post_action(teacher, course.id, "delete").status_code == 302
     db.session.expire_all()
     assert db.session.scalar(select(func.count(CourseMaterial.id))) == 0 and not get_storage().exists(key)
+
+
+def test_a_teacher_lists_the_courses_they_teach_and_no_others(app, world):
+    from lms.catalog import services
+    from lms.catalog.validation import clean_course_data
+
+    colleague = make_teacher(org=world["orgs"]["unit11"], name="李明")
+    listed = make_course(teacher=world["admin"], title="管理员建的课", org=world["orgs"]["county11"])
+    data = services.course_data_of(listed.working_revision).__dict__ | {"teacher_ids": [world["teacher"].id]}
+    services.edit_course(actor=world["admin"], course=listed, data=clean_course_data(data))
+    make_course(teacher=colleague, title="同事的课")
+    make_course(teacher=make_teacher(org=world["orgs"]["unit11"]), title=f"编号{world['teacher'].id}1的课")
+    db.session.commit()
+    page = text_of(client_for(app, world["teacher"]).get("/authoring/"))
+    assert "管理员建的课" in page and "同事的课" not in page and "的课" in page
+    assert page.count('data-course="') == 1
+    assert "同事的课" in text_of(client_for(app, world["admin"]).get("/authoring/?q=同事"))
+
+
+def test_the_review_diff_names_added_removed_moved_and_changed_lessons(world):
+    from lms.catalog.authoring import revision_diff
+    from lms.catalog.models import CourseRevision
+
+    def revision(lessons, **fields):  # type: ignore[no-untyped-def]
+        return CourseRevision(
+            title=fields.get("title", "课"),
+            summary_html=fields.get("summary", "<p>甲乙丙</p>"),
+            tags=[],
+            kind="video",
+            hours=1,
+            credit_rule="fixed",
+            minutes_per_hour=45,
+            use="elective",
+            no_seek_ahead=False,
+            visibility_paths=[],
+            teacher_ids=[],
+            lecturers=[],
+            lessons=[{"key": k, "title": t} for k, t in lessons],
+        )
+
+    old = revision([("a" * 8, "一"), ("b" * 8, "二"), ("c" * 8, "三"), ("d" * 8, "四")])
+    new = revision(
+        [("b" * 8, "二"), ("a" * 8, "一"), ("c" * 8, "叁"), ("e" * 8, "五")], summary="<p>甲丙丁</p>"
+    )
+    diff = revision_diff(old, new)
+    changes = [(x.title, x.change) for x in diff.lessons]
+    assert changes[2:] == [("叁", "changed"), ("五", "added"), ("四", "removed")]
+    assert sorted(change for _, change in changes[:2]) == ["moved", "same"]  # one of the swapped pair moved
+    assert diff.summary_changed and ("del", "乙") in diff.summary and ("ins", "丁") in diff.summary
+    assert [f.label for f in diff.fields if f.changed] == []
