@@ -19,7 +19,7 @@ from lms.core.db import db
 from lms.core.errors import NotFound, PermissionDenied, ValidationFailed
 from lms.core.i18n import N_
 from lms.exams.attempts import check_paper, finish_grading
-from lms.exams.banks import get_bank
+from lms.exams.banks import get_bank, usable_banks
 from lms.exams.grading import item_statistics
 from lms.exams.models import (
     Attempt,
@@ -28,6 +28,7 @@ from lms.exams.models import (
     Exam,
     ExamStatus,
     Question,
+    QuestionBank,
     QuestionVersion,
 )
 from lms.learning.credits import CHINA
@@ -119,6 +120,15 @@ def editable_courses(actor: User, *, keep: int | None = None, limit: int = 300) 
     return [course for course, path in rows if course.id == keep or can_edit(actor, course, path)]
 
 
+def form_banks(actor: User, exam: Exam | None) -> list[QuestionBank]:
+    """The banks a test may draw from: those the actor may use, and those the test has already."""
+    banks = usable_banks(actor)
+    kept = set(exam.bank_ids or []) - {bank.id for bank in banks} if exam is not None else set()
+    if kept:
+        banks += db.session.scalars(select(QuestionBank).where(QuestionBank.id.in_(kept)))
+    return sorted(banks, key=lambda bank: bank.name)
+
+
 def _course_error(actor: User, course_id: object, exam: Exam | None) -> str | None:
     if exam is not None and course_id == exam.course_id:
         return None  # the test keeps its course
@@ -146,6 +156,8 @@ def _clean(actor: User, data: dict[str, Any], exam: Exam | None = None) -> dict[
         errors["bank_ids"] = N_("Choose question banks you may use.")
         bank_ids = []
     for bank_id in bank_ids:
+        if exam is not None and bank_id in (exam.bank_ids or []):
+            continue  # the test keeps a bank it had (its author's own, say, when an admin edits it)
         try:
             get_bank(actor, bank_id)
         except NotFound:

@@ -55,7 +55,7 @@ MAX_LISTED = 1000  # questions listed per bank for picking fixed questions
 
 
 def _exam_form(actor: User, exam: Exam | None, shown: forms.ExamForm, errors: dict[str, str]) -> str:
-    usable = banks.usable_banks(actor)
+    usable = manage.form_banks(actor, exam)
     questions = {bank.id: banks.bank_questions(bank)[:MAX_LISTED] for bank in usable}
     categories = sorted({q.category for rows in questions.values() for q, _ in rows if q.category})
     return render_template(

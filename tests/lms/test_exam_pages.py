@@ -376,6 +376,38 @@ def test_who_may_write_and_edit_tests(client, world):
     assert outsider.get(f"/exams/manage/tests/{exam_id}").status_code == 404
 
 
+def test_an_admin_edits_a_teachers_test_without_losing_the_teachers_own_bank(client, world):
+    question = world["ids"][0]
+    exam_id = client.post(
+        "/api/v1/exams",
+        json={
+            "title": "教师私有题库组的卷",
+            "bank_ids": [world["bank"]["id"]],  # the teacher's own bank: not the admin's to use
+            "structure": [{"kind": "fixed", "question_id": question, "marks": 3}],
+        },
+        headers=bearer(world["teacher"]),
+    ).get_json()["exam"]["id"]
+    admin = _signed_in(client, make_admin(of=world["org"]))
+    html = admin.get(f"/exams/manage/tests/{exam_id}").get_data(as_text=True)
+    assert f'name="bank_ids" value="{world["bank"]["id"]}" checked' in html
+    assert f'name="questions" value="{question}" checked' in html
+    saved = admin.post(
+        f"/exams/manage/tests/{exam_id}",
+        data=_form(
+            csrf_token(admin, f"/exams/manage/tests/{exam_id}"),
+            title="管理员改了名称",
+            bank_ids=[str(world["bank"]["id"])],
+            questions=[str(question)],
+            **{f"marks-{question}": "3"},
+        ),
+    )
+    assert saved.status_code == 302, _field_error(saved.get_data(as_text=True), "bank_ids")
+    exam = db.session.get(Exam, exam_id)
+    db.session.refresh(exam)
+    assert exam.title == "管理员改了名称" and exam.bank_ids == [world["bank"]["id"]]
+    assert exam.structure == [{"kind": "fixed", "marks": "3.00", "question_id": question}]
+
+
 def _signed_in(client, user):  # type: ignore[no-untyped-def]
     other = client.application.test_client()
     login(other, user)
