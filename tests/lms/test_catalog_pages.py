@@ -553,3 +553,20 @@ def test_the_review_diff_names_added_removed_moved_and_changed_lessons(world):
     assert sorted(change for _, change in changes[:2]) == ["moved", "same"]  # one of the swapped pair moved
     assert diff.summary_changed and ("del", "乙") in diff.summary and ("ins", "丁") in diff.summary
     assert [f.label for f in diff.fields if f.changed] == []
+
+
+def test_a_draft_a_test_still_refers_to_is_not_deleted(app, world):
+    from lms.exams.models import Exam
+
+    teacher = client_for(app, world["teacher"])
+    course = create_draft(teacher, title="带测验的草稿")
+    db.session.add(
+        Exam(title="随堂测验", org_id=course.org_id, owner_id=world["teacher"].id, course_id=course.id)
+    )
+    db.session.commit()
+    answer = post_action(teacher, course.id, "delete")
+    assert answer.status_code == 302
+    assert "还有其他内容（例如测验）关联这门课程" in text_of(teacher.get(answer.headers["Location"]))
+    db.session.expire_all()
+    assert db.session.get(Course, course.id).working_revision.title == "带测验的草稿"
+    assert db.session.scalar(select(func.count()).where(AuditEntry.action == "course.delete")) == 0
