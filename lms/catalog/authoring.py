@@ -67,12 +67,10 @@ def list_my_courses(
         .outerjoin(Published, Published.id == Course.published_revision_id)
         .join(Organization, Organization.id == Course.org_id)
     )
-    mine = [Course.created_by_id == actor.id, _teacher_condition(actor.id)]
-    if scope.everything:
-        mine.append(Course.id.is_not(None))
-    else:
+    if not scope.everything:
+        mine = [Course.created_by_id == actor.id, _teacher_condition(actor.id)]
         mine += [Organization.path.startswith(p, autoescape=True) for p in scope.paths]
-    stmt = stmt.where(or_(*mine))
+        stmt = stmt.where(or_(*mine))
     if state == "draft":
         stmt = stmt.where(Working.status == RevisionStatus.DRAFT, Course.status != CourseStatus.ARCHIVED)
     elif state == "in_review":
