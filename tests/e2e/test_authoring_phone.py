@@ -37,6 +37,8 @@ def test_the_editor_of_a_published_demo_course_fits_a_phone(phone, live_url):
     sign_in(phone, live_url, "teacher01")
     phone.goto(f"{live_url}/authoring/?state=published")
     phone.locator("main ul.list a").first.click()
+    assert "添加阅读材料" in phone.inner_text("main")
+    check_page(phone)  # the course page with the reading-material form
     phone.click("main a:has-text('编辑')")
     assert phone.url.endswith("/edit") and "新修订" in phone.inner_text("main")
     rows = phone.locator("[data-lesson]")
