@@ -24,7 +24,6 @@ def rebuild_summary_command() -> None:
 def check_summary_command() -> None:
     """Compare the summaries with a recomputation from the ledger; exit 1 if they differ."""
     drifts = summary.check_summary()
-    db.session.rollback()
     for drift in drifts:
         state = "一致" if drift.ok else f"不一致：{drift.differing} 处"
         click.echo(f"{drift.table}：{drift.rows} 行，按台账应为 {drift.recomputed} 行，{state}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer
+from sqlalchemy import ForeignKey, Integer, PrimaryKeyConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.core.db import UTCDateTime, db, utcnow
@@ -36,9 +36,9 @@ SUMMARY_COLUMNS = (
 
 
 class _Sums:
-    """The summed columns (centi-hours) both grains share."""
+    """The summed columns (centi-hours) both grains share; the key is (user_id, month or year)."""
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     entries: Mapped[int] = mapped_column(Integer, default=0)  # ledger rows summed here
     total: Mapped[int] = mapped_column(Integer, default=0)
     required: Mapped[int] = mapped_column(Integer, default=0)
@@ -57,16 +57,18 @@ class LedgerMonthTotal(_Sums, db.Model):
     """One cadre's ledger in one month, summed. Derived: never edit by hand."""
 
     __tablename__ = "ledger_month_totals"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "month"),)
 
-    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM in Asia/Shanghai
+    month: Mapped[int] = mapped_column(Integer)  # YYYYMM in Asia/Shanghai
 
 
 class LedgerYearTotal(_Sums, db.Model):
     """One cadre's ledger in one calendar year (Asia/Shanghai), summed: the sum of its months."""
 
     __tablename__ = "ledger_year_totals"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "year"),)
 
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
 
 
 class LeaderboardSetting(db.Model):

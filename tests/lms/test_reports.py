@@ -7,6 +7,7 @@ import io
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -21,8 +22,15 @@ from lms.learning.targets import target_for
 from tests.factories import bearer, login, make_admin, make_user, province_tree
 
 CENT = Decimal("0.01")
+CHINA = ZoneInfo("Asia/Shanghai")
 YEAR = {"from": "2026-01-01", "to": "2026-12-31"}
 HALF = {"from": "2026-01-01", "to": "2026-06-30"}
+# Periods that the summaries cover only in part: edge days read from the raw ledger (a row on the first
+# day, rows just outside the last), a period inside one month, and ones spanning a year's end.
+EDGES = {"from": "2026-01-15", "to": "2026-10-09"}
+WITHIN_A_MONTH = {"from": "2026-06-05", "to": "2026-06-30"}
+ACROSS_YEARS = {"from": "2025-12-01", "to": "2026-12-31"}
+LONG = {"from": "2025-12-15", "to": "2027-01-10"}
 
 
 def at(month: int, day: int = 10, year: int = 2026) -> datetime:
@@ -67,9 +75,12 @@ def world():  # type: ignore[no-untyped-def]
         ("unit21", Rank.GENERAL, None, [
             ("45.5", "credit", "online_course", "THEORY", "required", at(6)),
             ("44.5", "credit", "class", "PARTY_SPIRIT", "required", at(6, 20)),
+            ("2", "credit", "test", None, "elective", at(10, 9)),  # the last day of EDGES
         ]),
         ("unit22", Rank.BELOW_SECTION, CadreCategory.CIVIL_SERVANT, [
             ("12.25", "credit", "offline_claim", "KNOWLEDGE", "elective", at(10)),
+            # 1 July 01:00 in China: July's, not June's
+            ("3.5", "credit", "online_course", "THEORY", "elective", datetime(2026, 6, 30, 17, tzinfo=UTC)),
         ]),
         ("city2", Rank.DIVISION, CadreCategory.CIVIL_SERVANT, [
             ("60", "credit", "online_course", "PARTY_SPIRIT", "required", at(1, 15)),
@@ -191,7 +202,7 @@ def get_units(client, admin, org, period):  # type: ignore[no-untyped-def]
 # Tests -----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("period", [YEAR, HALF])
+@pytest.mark.parametrize("period", [YEAR, HALF, EDGES, WITHIN_A_MONTH, ACROSS_YEARS, LONG])
 def test_units_report_matches_an_independent_computation(client, world, period) -> None:  # type: ignore[no-untyped-def]
     start, end = date.fromisoformat(period["from"]), date.fromisoformat(period["to"])
     admin = world["admin"]
@@ -224,12 +235,13 @@ def test_units_report_matches_an_independent_computation(client, world, period) 
             data["by_rank"][rank],
             summarize({k: p for k, p in everyone.items() if str(p["user"].rank) == rank}),
         )
-    # Months: the year's net hours by month (Asia/Shanghai).
+    # Months: the period's net hours by month (Asia/Shanghai), each month cut to the period.
     months = defaultdict(float)
     for p in everyone.values():
         for r in world["rows"]:
-            if r.user_id == p["user"].id:
-                months[r.created_at.strftime("%Y-%m")] += float(r.hours)
+            local = r.created_at.astimezone(CHINA)
+            if r.user_id == p["user"].id and start <= local.date() <= end:
+                months[local.strftime("%Y-%m")] += float(r.hours)
     got = {m["month"]: m["hours"] for m in data["months"]}
     assert len(got) == (end.year - start.year) * 12 + end.month - start.month + 1
     for month, hours in got.items():
