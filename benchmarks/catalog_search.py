@@ -1,17 +1,26 @@
-"""Benchmark: catalog search through the API with 20,000 published courses.
+"""Benchmark: catalog search and suggestions through the API with 20,000 published courses.
 
     eval "$(scripts/services.sh env)"       # PostgreSQL + Elasticsearch (else SQLite + embedded engine)
-    .venv/bin/python benchmarks/catalog_search.py [--courses 20000] [--seconds 15] [--users 20]
+    .venv/bin/python benchmarks/catalog_search.py [--courses 20000] [--seconds 10] [--clients 1,4]
 
 Builds a throwaway database (PostgreSQL: a new database dropped at the end), bulk-loads the courses,
-times a full reindex into a fresh index, then drives GET /api/v1/courses?q=… from concurrent clients
-against gunicorn twice: with the search engine, and with the engine unreachable so the database
-fallback answers. Prints throughput and p50/p95/p99 for each.
+times a full reindex into a fresh index, then drives the API on gunicorn from closed-loop clients (each
+with its own keep-alive connection, as a browser has), twice: with the search engine, and with the engine
+unreachable so the database answers (search degraded; no suggestions then). For each it runs
+GET /api/v1/courses?q=… and GET /api/v1/courses/suggest?q=… at each client count and prints throughput
+and p50/p95/p99.
+
+The requests are spread the way people type and search: eight cadres of different units; searches for the
+themes, theme + form, two-character words and two-word queries, pages 1 to 3; suggestions for what is
+typed on the way to a theme (characters, full pinyin, initials such as ``dxjy``; a lone letter, which
+never reaches the engine, is left out). On Elasticsearch the share of searches the shard request cache
+answered is printed too (a search repeated before the index changes is one of them).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -20,9 +29,12 @@ import statistics
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
 from gunicorn_server import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,18 +66,30 @@ THEMES = [
     "国家安全",
 ]
 FORMS = ["专题讲座", "案例解析", "微课", "十讲", "学习辅导", "实务与方法", "能力提升", "前沿问题", "政策解读"]
-QUERIES = [
-    "党性教育",
-    "乡村振兴",
-    "dxjy",
-    "数字政府案例",
-    "依法行政",
-    "应急",
-    "党章",
-    "营商环境 政策解读",
-    "基层治理",
-    "安全生产实务",
-]
+CADRES = [f"gb{n:04d}" for n in range(1, 9)]
+
+
+def _search_texts() -> list[str]:
+    """Themes, theme + form, a two-character word out of a theme, and two words."""
+    rng = random.Random(7)
+    texts = list(THEMES) + [f"{theme}{form}" for theme in THEMES[:8] for form in FORMS[:4]]
+    texts += [theme[i : i + 2] for theme in THEMES for i in (0, 2) if len(theme) >= i + 2]
+    texts += [f"{rng.choice(THEMES)} {rng.choice(FORMS)}" for _ in range(20)]
+    return sorted(set(texts))
+
+
+def _typed_prefixes() -> list[str]:
+    """What is typed on the way to each theme: its characters, full pinyin and initials, one keystroke at a
+    time (from two letters: a single letter is answered without the engine)."""
+    from pypinyin import Style, lazy_pinyin
+
+    typed: set[str] = set()
+    for theme in THEMES:
+        word = theme[:4]
+        typed.update(word[:n] for n in range(1, len(word) + 1))
+        for spelled in ("".join(lazy_pinyin(word)), "".join(lazy_pinyin(word, style=Style.FIRST_LETTER))):
+            typed.update(spelled[:n] for n in range(2, min(len(spelled), 12) + 1))
+    return sorted(typed)
 
 
 def _env() -> dict[str, str]:
@@ -185,56 +209,102 @@ def _token(port: int, login: str) -> str:
         return json.loads(response.read())["token"]
 
 
-def _drive(port: int, token: str, users: int, seconds: float) -> tuple[list[float], int, bool]:
-    samples: list[float] = []
-    errors = 0
-    degraded = False
+@dataclass
+class Run:
+    samples: list[float] = field(default_factory=list)
+    errors: int = 0
+    degraded: bool = False
+    empty: int = 0
+
+
+def _drive(port: int, tokens: list[str], path: str, texts: list[str], clients: int, seconds: float) -> Run:
+    """``clients`` closed-loop clients, each on one keep-alive connection, for ``seconds``."""
+    run = Run()
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
     def client(seed: int) -> None:
-        nonlocal errors, degraded
         rng = random.Random(seed)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while time.perf_counter() < deadline:
-            query = urllib.parse.quote(rng.choice(QUERIES))
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/v1/courses?q={query}",
-                headers={"Authorization": f"Bearer {token}"},
-            )
+            query = urllib.parse.urlencode({"q": rng.choice(texts)})
+            if path.endswith("courses"):
+                query += f"&page={rng.choice([1, 1, 1, 2, 3])}"
+            headers = {"Authorization": f"Bearer {rng.choice(tokens)}"}
             start = time.perf_counter()
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-                    body = json.loads(response.read())
+                connection.request("GET", f"{path}?{query}", headers=headers)
+                response = connection.getresponse()
+                body = json.loads(response.read())
+                elapsed = time.perf_counter() - start
+                if response.status != 200:
+                    raise OSError(f"HTTP {response.status}")
+            except (OSError, http.client.HTTPException, ValueError):
+                connection.close()
                 with lock:
-                    samples.append(time.perf_counter() - start)
-                    degraded = degraded or body["degraded"]
-            except OSError:
-                with lock:
-                    errors += 1
+                    run.errors += 1
+                continue
+            with lock:
+                run.samples.append(elapsed)
+                run.degraded = run.degraded or bool(body.get("degraded"))
+                run.empty += not (body.get("hits") or body.get("suggestions"))
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(users)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return samples, errors, degraded
+    return run
 
 
-def _report(name: str, samples: list[float], errors: int, seconds: float, degraded: bool) -> None:
-    q = statistics.quantiles(samples, n=100)
+def _report(name: str, run: Run, seconds: float, cached: str = "") -> None:
+    if len(run.samples) < 2:
+        print(f"{name}: {len(run.samples)} answers, {run.errors} errors")
+        return
+    q = statistics.quantiles(run.samples, n=100)
+    empty = f"   empty {run.empty / len(run.samples):4.0%}"
     print(
-        f"{name}: {len(samples) / seconds:7.1f} req/s   p50 {q[49] * 1000:6.1f} ms   "
-        f"p95 {q[94] * 1000:6.1f} ms   "
-        f"p99 {q[98] * 1000:6.1f} ms   errors {errors}   degraded={degraded}"
+        f"{name}: {len(run.samples) / seconds:6.1f} req/s   p50 {q[49] * 1000:6.1f} ms   "
+        f"p95 {q[94] * 1000:6.1f} ms   p99 {q[98] * 1000:6.1f} ms   errors {run.errors}{empty}"
+        f"{'   degraded' if run.degraded else ''}{cached}"
     )
+
+
+def _cpu_seconds(markers: dict[str, str]) -> dict[str, float]:
+    """CPU time used so far by the processes whose command line contains each marker (Linux /proc)."""
+    used = dict.fromkeys(markers, 0.0)
+    tick = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        for name, marker in markers.items():
+            if marker in command:
+                used[name] += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def _request_cache(env: dict[str, str], prefix: str) -> tuple[int, int]:
+    """(hits, misses) of the shard request cache of the courses index (Elasticsearch only)."""
+    if env.get("LMS_SEARCH_BACKEND") != "elasticsearch":
+        return 0, 0
+    from elasticsearch import Elasticsearch
+
+    with Elasticsearch(env["LMS_ELASTICSEARCH_URL"]) as client:
+        stats = client.indices.stats(index=f"{prefix}courses", metric="request_cache")
+    cache = stats["_all"]["total"]["request_cache"]
+    return cache["hit_count"], cache["miss_count"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--courses", type=int, default=20_000)
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10, help="per measurement")
+    parser.add_argument("--clients", default="1,4", help="client counts, e.g. 1,4")
     args = parser.parse_args()
+    client_counts = [int(n) for n in args.clients.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     env = _env()
     url, drop = _database(env)
@@ -272,13 +342,40 @@ def main() -> int:
             print(f"full reindex: {report.documents} courses in {time.perf_counter() - started:.1f} s")
             db.session.remove()
         closed = {"LMS_ELASTICSEARCH_URL": "http://127.0.0.1:9", "LMS_SEARCH_BACKEND": "elasticsearch"}
+        workloads = [
+            ("search ", "/api/v1/courses", _search_texts()),
+            ("suggest", "/api/v1/courses/suggest", _typed_prefixes()),
+        ]
         for name, server_env in (("engine  ", env), ("database", env | closed)):
             with gunicorn(
                 server_env, workers=4, log_path=OUT / f"catalog-gunicorn-{name.strip()}.log"
             ) as port:
-                token = _token(port, "gb0001")
-                samples, errors, degraded = _drive(port, token, args.users, args.seconds)
-                _report(f"search via {name} ({args.users} clients)", samples, errors, args.seconds, degraded)
+                tokens = [_token(port, login) for login in CADRES]
+                for _, path, texts in workloads:  # warm up every worker (and Elasticsearch's JIT)
+                    _drive(port, tokens, path, texts, max(client_counts), 3)
+                markers = {
+                    "app": f"127.0.0.1:{port}",  # gunicorn's --bind, in the master's and workers' command
+                    "postgresql": f"postgres: {sa.engine.make_url(url).username} {url.rpartition('/')[2]}",
+                    "elasticsearch": "org.elasticsearch.bootstrap.Elasticsearch",
+                }
+                for label, path, texts in workloads:
+                    for clients in client_counts:
+                        before = _request_cache(server_env, prefix) if name.strip() == "engine" else None
+                        cpu_before, client_before = _cpu_seconds(markers), time.process_time()
+                        run = _drive(port, tokens, path, texts, clients, args.seconds)
+                        cpu = {k: v - cpu_before[k] for k, v in _cpu_seconds(markers).items()}
+                        cpu["client"] = time.process_time() - client_before
+                        cached = ""
+                        if before is not None and before != (after := _request_cache(server_env, prefix)):
+                            hits, misses = after[0] - before[0], after[1] - before[1]
+                            cached = f"   request cache answered {hits / max(1, hits + misses):4.0%}"
+                        _report(f"{label} via {name} ({clients} clients)", run, args.seconds, cached)
+                        per_request = {k: v * 1000 / max(1, len(run.samples)) for k, v in cpu.items() if v}
+                        print(
+                            "    CPU per request: "
+                            + ", ".join(f"{k} {ms:.1f} ms" for k, ms in per_request.items())
+                            + f" (2 cores: {sum(per_request.values()):.1f} ms in all)"
+                        )
     finally:
         with app.app_context():
             engine = get_search_engine() if env.get("LMS_SEARCH_BACKEND") == "elasticsearch" else None

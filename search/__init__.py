@@ -6,13 +6,12 @@ suggestions (``search.suggest``) and rebuilds (``search.indexer``) work the same
 
 from __future__ import annotations
 
-from search.analysis import warm_up
 from search.documents import CourseDocument
 from search.engine import IndexBuild, SearchEngine
 from search.errors import InvalidQuery, SearchError, SearchUnavailable
 from search.indexer import RebuildReport, Reload, rebuild
 from search.query import FACETS, RANGES, Range, SearchHit, SearchHits, SearchQuery, Sort
-from search.suggest import MAX_SUGGESTIONS, Suggestion, SuggestionKind
+from search.suggest import MAX_SUGGESTIONS, Suggestion, SuggestionKind, warm_up
 
 __all__ = [
     "FACETS",

@@ -25,7 +25,7 @@ import re
 import threading
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -129,12 +129,6 @@ def _jieba() -> jieba.Tokenizer:
         return _tokenizer
 
 
-def warm_up() -> None:
-    """Load jieba's dictionary now rather than on the first search (a server calls this before forking
-    its workers, so each inherits the loaded tokenizer)."""
-    _jieba().lcut("干部教育培训")
-
-
 @lru_cache(maxsize=65536)
 def _normalize_char(ch: str) -> str:
     return "".join(
@@ -148,17 +142,17 @@ def normalize(text: str) -> str:
     return "".join(map(_normalize_char, text))
 
 
-def char_spans(text: str) -> Iterator[tuple[str, int, int]]:
-    """Yield ``(token, start, end)`` for the character tokens of ``text``; offsets index ``text`` itself."""
+def char_spans(text: str) -> list[tuple[str, int, int]]:
+    """``(token, start, end)`` for the character tokens of ``text``; offsets index ``text`` itself."""
     parts = list(map(_normalize_char, text))
     normalized = "".join(parts)
     if len(normalized) == len(text) and "" not in parts:  # one character each: the same offsets
-        for match in _TOKEN.finditer(normalized):
-            yield match.group(), match.start(), match.end()
-        return
+        return [(match.group(), match.start(), match.end()) for match in _TOKEN.finditer(normalized)]
     origin = [i for i, part in enumerate(parts) for _ in part]
-    for match in _TOKEN.finditer(normalized):
-        yield match.group(), origin[match.start()], origin[match.end() - 1] + 1
+    return [
+        (match.group(), origin[match.start()], origin[match.end() - 1] + 1)
+        for match in _TOKEN.finditer(normalized)
+    ]
 
 
 def char_tokens(text: str) -> list[str]:
@@ -230,7 +224,11 @@ def mark_matches(text: str, terms: Sequence[Term]) -> str | None:
     The highlighter of both engines: a term matches where its characters are consecutive tokens, as in
     search, whatever punctuation or spaces lie between them.
     """
-    spans = list(char_spans(text))
+    normalized = normalize(text)
+    terms = [term for term in terms if all(token in normalized for token in term.chars)]  # quick reject
+    if not terms:
+        return None
+    spans = char_spans(text)
     # The tokens between separators (never part of a token): a phrase is a substring from one separator on.
     joined = _SEPARATOR + _SEPARATOR.join(token for token, _, _ in spans) + _SEPARATOR
     starts = list(accumulate((len(token) + 1 for token, _, _ in spans), initial=1))

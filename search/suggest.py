@@ -139,6 +139,12 @@ def suggest_request(
     )
 
 
+def warm_up() -> None:
+    """Load jieba's and pypinyin's dictionaries now rather than on the first search or suggestion (a server
+    calls this before forking its workers, so each inherits them)."""
+    _analyze("党性教育")
+
+
 def suggestion_keys(doc: CourseDocument) -> dict[str, bool]:
     """The keys of ``doc``'s title, tags and teachers -> whether the key is a head key (see module doc)."""
     keys: dict[str, bool] = {}
