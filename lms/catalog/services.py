@@ -421,7 +421,11 @@ def _pending(actor: User, course: Course) -> tuple[Organization, CourseRevision]
     org = _org(course)
     require(permissions.can_review(actor, org.path), "review_course")
     revision = course.working_revision
-    if revision is None or revision.status != RevisionStatus.SUBMITTED:
+    if (
+        revision is None
+        or revision.status != RevisionStatus.SUBMITTED
+        or course.status == CourseStatus.ARCHIVED
+    ):
         raise NotInReview()
     return org, revision
 
@@ -469,6 +473,9 @@ def archive(*, actor: User, course: Course) -> Course:
         return course
     before = course.status
     course.status = CourseStatus.ARCHIVED
+    working = course.working_revision
+    if working is not None and working.status == RevisionStatus.SUBMITTED:
+        working.status = RevisionStatus.DRAFT  # out of the review queue: approving must not republish it
     db.session.flush()
     _audit(
         actor,

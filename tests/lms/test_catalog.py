@@ -99,6 +99,19 @@ def test_publishing_and_archiving_queue_search_changes_in_the_same_transaction(t
     assert db.session.scalar(select(func.count(SearchOutbox.id))) == 2
 
 
+def test_archiving_withdraws_a_revision_in_review_so_approving_cannot_republish(tree):
+    _, admin, teacher = tree
+    course = make_course(teacher=teacher, publish_by=admin, title="旧版课程")
+    data = services.course_data_of(course.published_revision).__dict__ | {"title": "待审的新版"}
+    services.edit_course(actor=teacher, course=course, data=clean_course_data(data))
+    services.submit_for_review(actor=teacher, course=course)
+    services.archive(actor=admin, course=course)
+    assert course.working_revision.status == RevisionStatus.DRAFT
+    with pytest.raises(NotInReview):
+        services.approve(actor=admin, course=course)
+    assert course.status == CourseStatus.ARCHIVED and course.published_revision.title == "旧版课程"
+
+
 def test_search_api_finds_published_courses_the_learner_may_see(client, tree):
     orgs, admin, teacher = tree
     county_only = make_course(teacher=teacher, publish_by=admin, title="县级党性教育课", tags=["党性教育"])
