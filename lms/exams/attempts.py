@@ -27,7 +27,7 @@ from lms.accounts.models import ApiToken, Organization, User
 from lms.accounts.services import TOKEN_IS_VALID, token_params
 from lms.catalog.queries import get_published_course
 from lms.core.db import UTCDateTime, db, insert_ignoring_conflicts
-from lms.core.errors import Conflict, InvalidState, NotFound
+from lms.core.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from lms.core.i18n import N_
 from lms.exams.grading import grade, public_content, review_content, validate_answer_shape
 from lms.exams.models import (
@@ -453,6 +453,10 @@ def save_answer(
         assert version is not None
         qtype = version.content["type"]
     cleaned = validate_answer_shape(qtype, answer)
+    if cleaned is None:  # refused whole: an unusable answer must not replace a good one already saved
+        raise ValidationFailed(
+            fields={"answer": N_("This answer does not fit the question. Please answer again.")}
+        )
     # One statement: create or update the answer row, counting the saves
     dialect = db.session.get_bind().dialect.name
     insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(AttemptAnswer).values(

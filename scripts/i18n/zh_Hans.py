@@ -842,4 +842,5 @@ ZH_HANS = {
     "The text is longer than 50000 characters.": "正文超过 50000 个字符。",
     "This file is not a PDF (its content says otherwise, whatever its name).": "该文件不是 PDF 文件（无论文件名如何，其内容不是 PDF）。",
     "Write the text or attach a PDF.": "请填写正文或上传 PDF。",
+    "This answer does not fit the question. Please answer again.": "该答案与题目不符，请重新作答。",
 }

@@ -207,6 +207,13 @@ def test_autosave_refuses_what_it_must_and_counts_every_save(client, setup):
     assert _save(client, body["id"], multiple, {"choice": "A"}, mine).status_code == 200
     row = db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"], position=multiple).one()
     assert row.answer == {"choices": []}
+    # an unusable answer (no such option, too long a text…) is refused whole: the saved one stays
+    for bad in ({"choice": "Z"}, {"choice": ["A"]}, "A"):
+        refused = _save(client, body["id"], single, bad, mine)
+        assert refused.status_code == 422 and "answer" in refused.get_json()["fields"], bad
+    db.session.expire_all()
+    row = db.session.query(AttemptAnswer).filter_by(attempt_id=body["id"], position=single).one()
+    assert (row.answer, row.saves) == ({"choice": "A"}, 2)
     done = client.post(f"/api/v1/attempts/{body['id']}/submit", headers=mine).get_json()
     assert done["status"] == "graded"
     # the answers of a submitted attempt never change
