@@ -41,6 +41,7 @@ def celery_init_app(app: Flask, broker_url: str, *, always_eager: bool = False) 
             "discovery-sync-sweep": {"task": "discovery.sync_search", "schedule": 60.0},
             "media-sweep": {"task": "media.sweep", "schedule": 60.0},
             "exams-overdue": {"task": "exams.sweep_overdue", "schedule": 30.0},
+            "reports-exports-sweep": {"task": "reports.sweep_exports", "schedule": 3600.0},
         },
         enable_utc=True,
     )

@@ -3,7 +3,8 @@ server-side cursor, so memory stays flat) to the object store at ``exports/<user
 
 The job's state lives next to it as ``exports/<user id>/<token>.json`` (no table): ``{id, report, org_id,
 from, to, status: queued|running|done|failed, progress 0-100, rows, total, created_at, finished_at}``.
-Only the user who asked can read either (the key carries their id; the API checks it).
+Only the user who asked can read either (the key carries their id; the API checks it). An hourly sweep
+(``reports.sweep_exports``, Celery beat) deletes both a week after they were last written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,6 +35,8 @@ from media_pipeline import ObjectNotFound, ObjectStore
 REPORTS = ("units", "cadres", "behind")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PROGRESS_EVERY = 5000
+KEEP = timedelta(days=7)  # a workbook and its state are deleted this long after they were last written
+STALLED_AFTER = timedelta(hours=6)  # a queued or running job silent this long has lost its worker
 log = logging.getLogger(__name__)
 
 
@@ -221,6 +224,32 @@ def run_export(store: ObjectStore, user_id: int, token: str) -> dict[str, Any]:
         db.session.rollback()  # end the read transaction (and any server-side cursor)
     _save(store, user_id, state)
     return state
+
+
+def sweep_exports(store: ObjectStore, now: datetime) -> dict[str, int]:
+    """Delete export workbooks and states not written for ``KEEP``; mark jobs that have not reported for
+    ``STALLED_AFTER`` (their worker died) as failed, so nobody waits for them."""
+    deleted = stalled = 0
+    for info in list(store.list("exports/", recursive=True)):
+        age = now - info.last_modified
+        if age > KEEP:
+            store.delete(info.key)
+            deleted += 1
+            continue
+        parts = info.key.split("/")
+        if age > STALLED_AFTER and len(parts) == 3 and parts[1].isdigit() and parts[2].endswith(".json"):
+            user_id, token = int(parts[1]), parts[2][: -len(".json")]
+            state = read_status(store, user_id, token)
+            if state and state.get("status") in ("queued", "running"):
+                state |= {"status": "failed", "error": "Stalled", "finished_at": _now()}
+                _save(store, user_id, state)
+                stalled += 1
+    return {"deleted": deleted, "stalled": stalled}
+
+
+@shared_task(name="reports.sweep_exports", ignore_result=True)
+def sweep_exports_task() -> dict[str, int]:
+    return sweep_exports(get_storage(), datetime.now(UTC))
 
 
 @shared_task(name="reports.export", ignore_result=True)
