@@ -2,17 +2,22 @@
 
     GET  /units?org_id=&from=&to=        the org and each child's subtree (see lms.reports.queries)
     GET  /units/<org_id>/cadres?behind=1&page=&per_page=&order=missing|hours|name|unit
-    GET  /units/<org_id>/leaderboard?from=&to=&limit=   学习排行
+    GET  /units/<org_id>/leaderboard?from=&to=&limit=   学习排行 (empty, enabled: false, when switched off)
+    PUT  /units/<org_id>/leaderboard/setting {enabled: true|false|null}   switch it for the subtree (null:
+         follow the unit above); audited
+    GET  /my-leaderboard                          a cadre's own unit this year: top 20 and their place
     GET  /cadres/<user_id>?from=&to=             one cadre's figures and ledger rows in the period
     GET  /exports                                 the caller's recent exports
     POST /exports {report: units|cadres|behind, org_id, from, to}  -> 202 {id, status, progress, download_url}
     GET  /exports/<id>, GET /exports/<id>/download
 
-Only orgs inside the caller's admin scope exist here: anything else (and any non-admin) gets 404.
+Only orgs inside the caller's admin scope exist here: anything else (and any non-admin) gets 404; only
+/my-leaderboard is for every cadre.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
@@ -21,9 +26,11 @@ from lms.accounts.models import User
 from lms.accounts.web import current_scope
 from lms.api.v1 import authenticate_bearer
 from lms.core.db import db
-from lms.core.errors import NotFound
+from lms.core.errors import NotFound, ValidationFailed
+from lms.core.i18n import N_
 from lms.core.web import current_actor, json_body, page_args
 from lms.media.storage import get_storage
+from lms.reports import leaderboard as boards
 from lms.reports import queries, tasks
 
 bp = Blueprint("api_reports", __name__, url_prefix="/api/v1/reports")
@@ -79,13 +86,36 @@ def leaderboard(org_id: int) -> Response:
         limit = min(max(1, int(request.args.get("limit", 20))), 100)
     except ValueError:
         limit = 20
-    rows = queries.leaderboard(org, period, limit)
+    switch = boards.leaderboard_switch(org)
+    rows = queries.leaderboard(org, period, limit) if switch.enabled else []
     return jsonify(
         org=queries.org_ref(org),
         period=period.as_json(),
-        enabled=True,
+        enabled=switch.enabled,
+        switch=switch.as_json(),
         items=[{"place": i} | r.as_json() for i, r in enumerate(rows, start=1)],
     )
+
+
+@bp.put("/units/<int:org_id>/leaderboard/setting")
+def set_leaderboard(org_id: int) -> Response:
+    org = _org(org_id)
+    data = json_body()
+    if "enabled" not in data:
+        raise ValidationFailed(fields={"enabled": N_("Choose on, off or as the unit above.")})
+    switch = boards.set_leaderboard(
+        actor=current_actor(), org=org, enabled=boards.parse_setting(data["enabled"]), now=datetime.now(UTC)
+    )
+    db.session.commit()
+    return jsonify(switch.as_json())
+
+
+@bp.get("/my-leaderboard")
+def my_leaderboard() -> Response:
+    """The caller's own unit this year (for cadres): top 20 and their place, unless switched off."""
+    actor = current_actor()
+    board = boards.my_leaderboard(actor)
+    return jsonify(board.as_json(actor.id) if board else {"enabled": False, "items": [], "me": None})
 
 
 @bp.get("/cadres/<int:user_id>")

@@ -747,6 +747,28 @@ def leaderboard(org: Organization, period: Period, limit: int = 20) -> list[Cadr
     return [r for r in rows if r.hours > 0]
 
 
+def ranking(
+    org: Organization, period: Period, *, limit: int, user_id: int
+) -> tuple[list[tuple[int, int, str, str, Decimal]], int]:
+    """学习排行 for a cadre: (place, user id, name, unit, net hours) of the top ``limit`` cadres with hours
+    in the subtree and of the cadre (if ranked), and how many are ranked."""
+    per_user, params = _per_user(org, period)
+    sql = f"""{per_user},
+ranked AS (
+    SELECT s.user_id, s.total, ROW_NUMBER() OVER (ORDER BY s.total DESC, s.user_id) AS place,
+           COUNT(*) OVER () AS ranked
+    FROM scored s WHERE s.total > 0
+)
+SELECT r.place, r.user_id, u.display_name, o.name, r.total, r.ranked
+FROM ranked r JOIN users u ON u.id = r.user_id JOIN organizations o ON o.id = u.org_id
+WHERE r.place <= :limit OR r.user_id = :user_id
+ORDER BY r.place
+"""  # noqa: S608
+    rows = _run(sql, params | {"limit": limit, "user_id": user_id}).all()
+    places = [(int(p), uid, name, unit, _from_cents(total)) for p, uid, name, unit, total, _ in rows]
+    return places, int(rows[0][5]) if rows else 0
+
+
 # One cadre --------------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ from flask_login import login_required
 from lms.accounts.models import CADRE_CATEGORY_LABELS, ORG_KIND_LABELS, RANK_LABELS, Organization, User
 from lms.accounts.web import current_scope
 from lms.core.db import db
-from lms.core.errors import LmsError, NotFound
+from lms.core.errors import LmsError, NotFound, ValidationFailed
 from lms.core.web import current_actor, error_text, page_args
 from lms.media.storage import get_storage
+from lms.reports import leaderboard as boards
 from lms.reports import queries, tasks
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -119,9 +121,49 @@ def cadres(org_id: int) -> str:
 def leaderboard(org_id: int) -> str:
     org = _root(org_id)
     period = _period()
+    switch = boards.leaderboard_switch(org)
     return render_template(
-        "reports/leaderboard.html", rows=queries.leaderboard(org, period, 50), **_common(org, period)
+        "reports/leaderboard.html",
+        rows=queries.leaderboard(org, period, 50) if switch.enabled else [],
+        switch=switch,
+        **_common(org, period),
     )
+
+
+@bp.post("/units/<int:org_id>/leaderboard/switch")
+@login_required
+def switch_leaderboard(org_id: int) -> Response:
+    org = _root(org_id)
+    target = url_for("reports.leaderboard", org_id=org.id)
+    try:
+        enabled = boards.parse_setting(request.form.get("enabled", ""))
+        switch = boards.set_leaderboard(
+            actor=current_actor(), org=org, enabled=enabled, now=datetime.now(UTC)
+        )
+    except ValidationFailed as error:
+        flash(error_text(error), "error")
+        return redirect(target)
+    db.session.commit()
+    flash(
+        gettext("The leaderboard is now shown for this unit.")
+        if switch.enabled
+        else gettext("The leaderboard is now hidden for this unit."),
+        "success",
+    )
+    return redirect(target)
+
+
+@bp.get("/my-leaderboard")
+@login_required
+def my_leaderboard() -> str:
+    user = current_actor()
+    return render_template("reports/my_leaderboard.html", board=boards.my_leaderboard(user), user=user)
+
+
+@bp.app_template_global("learner_leaderboard")
+def learner_leaderboard(user: User) -> boards.MyBoard | None:
+    """For the home page: the cadre's unit leaderboard this year, or None when it is switched off."""
+    return boards.my_leaderboard(user)
 
 
 @bp.get("/cadres/<int:user_id>")

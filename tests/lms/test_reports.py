@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -397,3 +397,27 @@ def test_an_export_runs_as_a_job_with_progress_and_a_download(client, world) -> 
         "/api/v1/reports/exports", json={"report": "nope", "org_id": province.id}, headers=headers
     )
     assert bad.status_code == 422
+
+
+def test_old_exports_are_swept_and_jobs_whose_worker_died_fail(client, world) -> None:  # type: ignore[no-untyped-def]
+    from lms.media.storage import get_storage
+    from lms.reports import tasks
+
+    admin, province = world["admin"], world["orgs"]["province"]
+    headers = bearer(admin)
+    done = client.post(
+        "/api/v1/reports/exports", json={"report": "units", "org_id": province.id} | YEAR, headers=headers
+    ).get_json()
+    store = get_storage()
+    stuck = {"id": "stuck0000000000000000000", "report": "cadres", "org_id": province.id, "status": "running",
+             "progress": 40, "rows": 0, "created_at": "2026-11-01T00:00:00+00:00"}  # fmt: skip
+    tasks._save(store, admin.id, stuck)
+    now = datetime.now(UTC)
+    tasks.sweep_exports(store, now + timedelta(hours=7))
+    states = {j["id"]: j for j in client.get("/api/v1/reports/exports", headers=headers).get_json()["items"]}
+    assert states[stuck["id"]]["status"] == "failed" and states[done["id"]]["status"] == "done"
+    assert client.get(states[done["id"]]["download_url"], headers=headers).status_code == 200
+    swept = tasks.sweep_exports(store, now + timedelta(days=8))
+    assert swept["deleted"] >= 3  # the workbook and both states
+    assert client.get("/api/v1/reports/exports", headers=headers).get_json()["items"] == []
+    assert client.get(f"/api/v1/reports/exports/{done['id']}", headers=headers).status_code == 404
