@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, PrimaryKeyConstraint
+from sqlalchemy import ForeignKey, Index, Integer, PrimaryKeyConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.core.db import UTCDateTime, db, utcnow
@@ -57,7 +57,10 @@ class LedgerMonthTotal(_Sums, db.Model):
     """One cadre's ledger in one month, summed. Derived: never edit by hand."""
 
     __tablename__ = "ledger_month_totals"
-    __table_args__ = (PrimaryKeyConstraint("user_id", "month"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("user_id", "month"),
+        Index("ix_ledger_month_totals_month", "month"),  # one month for everyone
+    )
 
     month: Mapped[int] = mapped_column(Integer)  # YYYYMM in Asia/Shanghai
 

@@ -41,6 +41,7 @@ from lms.core.i18n import N_
 from lms.learning.models import TargetRule
 from lms.reports import summary
 from lms.reports.models import SUMMARY_COLUMNS
+from lms.reports.plan import Plan, plan
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
@@ -98,56 +99,6 @@ class Period:
 
 def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
-
-def _utc(day: date) -> datetime:
-    return datetime.combine(day, time(), CHINA).astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class Split:
-    """A period as the whole calendar years it covers (read from the yearly summary), the other whole
-    months (the monthly summary) and the days at its edges outside them (the raw ledger)."""
-
-    years: tuple[int, int] | None  # first and last whole year
-    months: tuple[tuple[int, int], ...]  # ranges of whole months, YYYYMM, both ends included
-    edges: tuple[tuple[datetime, datetime], ...]  # half-open UTC ranges
-
-    @property
-    def one_row_per_cadre(self) -> bool:
-        """Whether the period is exactly one summary row per cadre (one year, or one month)."""
-        if self.edges:
-            return False
-        if self.years:
-            return self.years[0] == self.years[1] and not self.months
-        return len(self.months) == 1 and self.months[0][0] == self.months[0][1]
-
-
-def _ym(day: date) -> int:
-    return day.year * 100 + day.month
-
-
-def split(period: Period, *, years: bool = True) -> Split:
-    """``years=False``: whole months only (for figures by month)."""
-    first = period.start if period.start.day == 1 else _next_month(period.start)
-    after = period.end + timedelta(days=1)  # exclusive
-    stop = after if after.day == 1 else date(after.year, after.month, 1)  # after the last whole month
-    if first >= stop:
-        return Split(None, (), ((period.start_utc, period.end_utc),))
-    edges = []
-    if period.start < first:
-        edges.append((period.start_utc, _utc(first)))
-    if stop < after:
-        edges.append((_utc(stop), period.end_utc))
-    first_year = first.year if first.month == 1 else first.year + 1
-    last_year = stop.year - 1
-    spans = [(first, stop)]
-    whole = None
-    if years and first_year <= last_year:
-        whole = (first_year, last_year)
-        spans = [(first, date(first_year, 1, 1)), (date(last_year + 1, 1, 1), stop)]
-    months = tuple((_ym(a), _ym(b - timedelta(days=1))) for a, b in spans if a < b)
-    return Split(whole, months, tuple(edges))
 
 
 def this_year(now: datetime | None = None) -> Period:
@@ -213,45 +164,51 @@ def breadcrumbs(scope: AdminScope, org: Organization) -> list[Organization]:
 # SQL --------------------------------------------------------------------------------------------------
 
 
-def _rows_sql(parts: Split, select_summary: str, select_ledger: str, joins: str) -> str:
-    """The union of ``select_summary`` over the summary rows of the period's whole years and months
-    (alias ``s``) and ``select_ledger`` over the raw ledger rows of its edge days (alias ``e``), each with
-    ``joins`` (which may refer to ``{t}``, the table's alias)."""
+def _rows_sql(
+    parts: Plan, keys: dict[str, tuple[str, str]], values: dict[str, tuple[str, str]], joins: str
+) -> str:
+    """The period's rows as a UNION ALL: for each part of the plan the summary rows (alias ``s``) or the
+    raw ledger rows (alias ``e``), with ``keys`` and ``values`` (name: (expression over s, over e)); a part
+    taken away has its values negated. ``joins`` may refer to ``{t}``, the table's alias."""
+    tables = {"years": ("ledger_year_totals s", "s.year"), "months": ("ledger_month_totals s", "s.month")}
+    groups: dict[tuple[str, int, int], list[int]] = {}
+    for i, part in enumerate(parts.parts):
+        # Summary parts of a kind and sign read together; raw day ranges one by one (each an index range)
+        groups.setdefault((part.kind, part.sign, i if part.kind == "days" else -1), []).append(i)
     selects = []
-    if parts.years:
-        selects.append(
-            f"{select_summary} FROM ledger_year_totals s {joins.format(t='s')}"
-            " WHERE s.year >= :year_from AND s.year <= :year_to"
-        )
-    if parts.months:
-        ranges = " OR ".join(
-            f"(s.month >= :month_from{i} AND s.month <= :month_to{i})" for i in range(len(parts.months))
-        )
-        selects.append(f"{select_summary} FROM ledger_month_totals s {joins.format(t='s')} WHERE {ranges}")
-    if parts.edges:
-        ranges = " OR ".join(
-            f"(e.created_at >= :lo{i} AND e.created_at < :hi{i})" for i in range(len(parts.edges))
-        )
-        selects.append(f"{select_ledger} FROM ledger_entries e {joins.format(t='e')} WHERE {ranges}")
+    for (kind, sign, _), numbers in groups.items():
+        raw = kind == "days"
+        alias = "e" if raw else "s"
+        column = "e.created_at" if raw else tables[kind][1]
+        upper = "<" if raw else "<="
+        ranges = " OR ".join(f"({column} >= :p{i}_lo AND {column} {upper} :p{i}_hi)" for i in numbers)
+        names = [f"{keys[k][raw]} AS {k}" for k in keys]
+        names += [f"{'-' if sign < 0 else ''}({values[v][raw]}) AS {v}" for v in values]
+        table = "ledger_entries e" if raw else tables[kind][0]
+        selects.append(f"SELECT {', '.join(names)} FROM {table} {joins.format(t=alias)} WHERE {ranges}")  # noqa: S608
     return "\nUNION ALL\n".join(selects)
 
 
 def _ledger_cte(org: Organization, period: Period) -> str:
-    """Per member: the net sums (centi-hours) of the period, from the summaries and the edge days. Under
+    """Per member: the net sums (centi-hours) of the period, from the summaries and the raw ledger. Under
     a root org (nearly every cadre is a member) summing everyone's rows and leaving the non-members out
     afterwards is faster than joining each row to the members first."""
-    parts = split(period)
+    parts = period_plan(period)
     amounts = summary.amounts_sql("e")
     rows = _rows_sql(
         parts,
-        "SELECT s.user_id, " + ", ".join(f"s.{c}" for c in SUMMARY_COLUMNS),
-        "SELECT e.user_id, " + ", ".join(f"{amounts[c]} AS {c}" for c in SUMMARY_COLUMNS),
+        {"user_id": ("s.user_id", "e.user_id")},
+        {c: (f"s.{c}", amounts[c]) for c in SUMMARY_COLUMNS},
         "" if org.parent_id is None else "JOIN members m ON m.user_id = {t}.user_id",
     )
     if parts.one_row_per_cadre:
         return rows
     sums = ", ".join(f"SUM(x.{c}) AS {c}" for c in SUMMARY_COLUMNS)
     return f"SELECT x.user_id, {sums} FROM ({rows}) x GROUP BY x.user_id"  # noqa: S608
+
+
+def period_plan(period: Period, *, years: bool = True) -> Plan:
+    return plan(period.start, period.end, years=years)
 
 
 def _child_sql() -> str:
@@ -340,14 +297,10 @@ scored AS (
     return sql, _params(org, period) | params
 
 
-def _split_params(parts: Split) -> dict[str, Any]:
+def _plan_params(parts: Plan) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    if parts.years:
-        params |= {"year_from": parts.years[0], "year_to": parts.years[1]}
-    for i, (first, last) in enumerate(parts.months):
-        params |= {f"month_from{i}": first, f"month_to{i}": last}
-    for i, (lo, hi) in enumerate(parts.edges):
-        params |= {f"lo{i}": lo, f"hi{i}": hi}
+    for i, part in enumerate(parts.parts):
+        params[f"p{i}_lo"], params[f"p{i}_hi"] = part.bounds
     return params
 
 
@@ -356,7 +309,7 @@ def _params(org: Organization, period: Period) -> dict[str, Any]:
         "prefix": org.path + "%",
         "child_from": len(org.path) + 1,
         "factor": str(period.factor),
-    } | _split_params(split(period))
+    } | _plan_params(period_plan(period))
 
 
 def _run(sql: str, params: dict[str, Any], **options: Any) -> Any:
@@ -371,12 +324,12 @@ def _run(sql: str, params: dict[str, Any], **options: Any) -> Any:
             ),
             {"work_mem": WORK_MEM},
         )
-    return db.session.execute(_typed(sql), params, **options)
+    return db.session.execute(_typed(sql, params), params, **options)
 
 
-def _typed(sql: str) -> TextClause:
-    """The statement, with the edge days' bounds bound as UTC datetimes."""
-    names = [n for i in range(2) for n in (f"lo{i}", f"hi{i}") if f":{n}" in sql]
+def _typed(sql: str, params: dict[str, Any]) -> TextClause:
+    """The statement, with datetime parameters bound as UTC datetimes."""
+    names = [n for n, v in params.items() if isinstance(v, datetime) and f":{n}" in sql]
     return text(sql).bindparams(*(bindparam(n, type_=UTCDateTime()) for n in names))
 
 
@@ -545,28 +498,26 @@ GROUP BY s.child_id, COALESCE(s.rank, '')
 def _months(org: Organization, period: Period) -> list[tuple[str, Decimal, Decimal]]:
     """Net and online hours by month. Under a root org: everyone's sums less the few non-members' (an
     inactive account, an admin who is no learner), which reads no user row for most summary rows."""
-    parts = split(period, years=False)
+    parts = period_plan(period, years=False)
     cents = summary.cents_sql("e")
     member = "o.path LIKE :prefix AND u.is_active AND u.is_learner"
     users = "JOIN users u ON u.id = {t}.user_id JOIN organizations o ON o.id = u.org_id"
-
+    keys = {"month": ("s.month", summary.month_sql("e.created_at"))}
     online = f"CASE WHEN e.source_kind IN ('online_course', 'test') THEN {cents} ELSE 0 END"
-
-    def union(sign: str, joins: str) -> str:
-        return _rows_sql(
-            parts,
-            f"SELECT s.month, {sign}s.total AS total, {sign}(s.src_online_course + s.src_test) AS online",
-            f"SELECT {summary.month_sql('e.created_at')} AS month, {sign}{cents} AS total,"
-            f" {sign}({online}) AS online",
-            joins,
-        )
-
+    values = {"total": ("s.total", cents), "online": ("s.src_online_course + s.src_test", online)}
     if org.parent_id is None:
-        rows_sql = union("", "") + "\nUNION ALL\n" + union("-", f"{users} AND NOT ({member})")
+        everyone = _rows_sql(parts, keys, values, "")
+        others = _rows_sql(
+            parts,
+            keys,
+            {k: (f"-({a})", f"-({b})") for k, (a, b) in values.items()},
+            f"{users} AND NOT ({member})",
+        )
+        rows_sql = f"{everyone}\nUNION ALL\n{others}"
     else:
-        rows_sql = union("", f"{users} AND {member}")
+        rows_sql = _rows_sql(parts, keys, values, f"{users} AND {member}")
     sql = f"SELECT x.month, SUM(x.total), SUM(x.online) FROM ({rows_sql}) x GROUP BY x.month"  # noqa: S608
-    params = {"prefix": org.path + "%"} | _split_params(parts)
+    params = {"prefix": org.path + "%"} | _plan_params(parts)
     rows = _run(sql, params).all()
     found = {f"{m // 100:04d}-{m % 100:02d}": (_from_cents(h), _from_cents(o)) for m, h, o in rows}
     months, cursor = [], date(period.start.year, period.start.month, 1)

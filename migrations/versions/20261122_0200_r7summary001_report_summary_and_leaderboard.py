@@ -126,6 +126,9 @@ def _summary_table(table: str, key: str) -> None:
 def upgrade():
     _summary_table('ledger_month_totals', 'month')
     _summary_table('ledger_year_totals', 'year')
+    # One month for everyone (a period's edge month of a province report); by cadre is the primary key.
+    with op.batch_alter_table('ledger_month_totals', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_month_totals_month', ['month'], unique=False)
     op.create_table('leaderboard_settings',
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
