@@ -76,19 +76,29 @@ def _published_documents() -> Iterator[CourseDocument]:
     """Every published course, read lazily in batches (``rebuild`` requires a lazy source)."""
     after = 0
     while ids := catalog_queries.published_course_ids(after_id=after, limit=BATCH):
-        yield from build_documents(list(catalog_queries.courses_by_id(ids).values()))[0]
+        documents = build_documents(list(catalog_queries.courses_by_id(ids).values()))[0]
+        _end_read()
+        yield from documents
         after = ids[-1]
-        db.session.expire_all()  # keep memory flat over tens of thousands of courses
 
 
 def _reload(ids: list[str]) -> list[CourseDocument]:
     courses = catalog_queries.courses_by_id([int(i) for i in ids if i.isdigit()])
-    return build_documents(list(courses.values()))[0]
+    documents = build_documents(list(courses.values()))[0]
+    _end_read()
+    return documents
+
+
+def _end_read() -> None:
+    """End a rebuild's read transaction: the edits it must not hold up go on meanwhile (on SQLite every
+    transaction holds the write lock), and the objects read are let go (memory stays flat)."""
+    db.session.commit()
 
 
 def reindex_all(engine: SearchEngine) -> RebuildReport:
     """Rebuild the index from the database beside the live one and switch to it: searches keep working
-    throughout, and writes made meanwhile (by any process) are replayed before and after the switch."""
+    throughout, and writes made meanwhile (by any process) are replayed before and after the switch.
+    Reads in a transaction per batch: call it with nothing pending in the session."""
     return rebuild(engine, _published_documents(), reload=_reload, batch_size=BATCH)
 
 
