@@ -12,13 +12,18 @@ Definitions (one place; the pages, the API and the exports all use these):
 - **Online / offline**: online = ``online_course`` + ``test``; offline = ``class`` (专题班, credited by
   attendance) + ``offline_claim`` (approved 线下学时登记).
 - **Target**: each cadre's yearly rule (``lms.learning.targets``: most specific by org depth, then cadre
-  category, then rank; lowest id on a tie; 90 when no rule matches), computed in SQL once per distinct
-  (org, rank, cadre category). For a whole calendar year the target is the yearly hours; for any other
-  period it is prorated: hours x days / 365 (rounded to 0.01).
+  category, then rank; lowest id on a tie; 90 when no rule matches), as one CASE over the rules that can
+  apply in the subtree, most specific first. For a whole calendar year the target is the yearly hours;
+  for any other period it is prorated: hours x days / 365 (rounded to 0.01).
 - **达标 (reached)**: net hours >= the (prorated) target and net 必修 hours >= the (prorated) 必修 target
   (the rule's ``required_hours``, 0 by default). **达标率** = reached / cadres.
 - **Category**: a ledger row's category rolled up to its top-level category (理论教育 THEORY, 党性教育
   PARTY_SPIRIT, 专业化能力 PROFESSIONAL, 知识培训 KNOWLEDGE); rows without one count as "other".
+
+How it is read: not row by row from ``ledger_entries`` but from the per-cadre summaries by year and by
+month (``lms.reports.models``, kept by triggers), with raw ledger rows only for the days of partial months;
+``lms.reports.plan`` picks the cheapest mix (e.g. a year less the days it leaves out). Sums are in
+centi-hours (exact integers) until they become Decimals here.
 """
 
 from __future__ import annotations
@@ -47,13 +52,6 @@ CHINA = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
 FALLBACK_TARGET = Decimal("90")  # lms.learning.targets.FALLBACK
-CATEGORY_CODES = ("THEORY", "PARTY_SPIRIT", "PROFESSIONAL", "KNOWLEDGE")
-CATEGORY_KEYS = {
-    "THEORY": "theory",
-    "PARTY_SPIRIT": "party",
-    "PROFESSIONAL": "professional",
-    "KNOWLEDGE": "knowledge",
-}
 CATEGORY_FIELDS = ("theory", "party", "professional", "knowledge", "other")
 SOURCE_FIELDS = ("online_course", "test", "class", "offline_claim")
 MAX_PERIOD_DAYS = 5 * 366
@@ -189,7 +187,7 @@ def _rows_sql(
     return "\nUNION ALL\n".join(selects)
 
 
-def _ledger_cte(org: Organization, period: Period) -> str:
+def _ledger_cte(org: Organization, period: Period, *, everyone: bool) -> str:
     """Per member: the net sums (centi-hours) of the period, from the summaries and the raw ledger. Under
     a root org (nearly every cadre is a member) summing everyone's rows and leaving the non-members out
     afterwards is faster than joining each row to the members first."""
@@ -199,7 +197,7 @@ def _ledger_cte(org: Organization, period: Period) -> str:
         parts,
         {"user_id": ("s.user_id", "e.user_id")},
         {c: (f"s.{c}", amounts[c]) for c in SUMMARY_COLUMNS},
-        "" if org.parent_id is None else "JOIN members m ON m.user_id = {t}.user_id",
+        "" if everyone else "JOIN members m ON m.user_id = {t}.user_id",
     )
     if parts.one_row_per_cadre:
         return rows
@@ -262,20 +260,23 @@ def _rule_case(org: Organization) -> tuple[str, dict[str, Any]]:
     return (f"CASE {' '.join(whens)} END" if whens else "CAST(NULL AS INTEGER)"), params
 
 
-def _per_user(org: Organization, period: Period) -> tuple[str, dict[str, Any]]:
+def _per_user(org: Organization, period: Period, *, user_id: int | None = None) -> tuple[str, dict[str, Any]]:
     """CTEs ``members`` (the subtree's cadres with their target rule) and ``scored`` (one row per member:
     net centi-hours by use, source and category in the period, the prorated targets in centi-hours,
-    reached), and their parameters."""
+    reached), and their parameters. ``user_id``: that member only."""
     rule, params = _rule_case(org)
+    one = "" if user_id is None else " AND u.id = :member_id"
+    if user_id is not None:
+        params["member_id"] = user_id
     picked = ",\n".join(f"COALESCE(l.{c}, 0) AS {c}" for c in SUMMARY_COLUMNS)
     sql = f"""
 WITH members AS (
     SELECT u.id AS user_id, u.org_id, u.rank, {rule} AS rule_id, {_child_sql()} AS child_id
     FROM users u JOIN organizations o ON o.id = u.org_id
-    WHERE o.path LIKE :prefix AND u.is_active AND u.is_learner
+    WHERE o.path LIKE :prefix AND u.is_active AND u.is_learner{one}
 ),
 ledger AS (
-{_ledger_cte(org, period)}
+{_ledger_cte(org, period, everyone=org.parent_id is None and user_id is None)}
 ),
 per_user AS (
     SELECT m.user_id, m.org_id, m.rank, m.child_id,
@@ -335,10 +336,6 @@ def _typed(sql: str, params: dict[str, Any]) -> TextClause:
 
 def _from_cents(value: object) -> Decimal:
     return (Decimal(int(value or 0)) / 100).quantize(CENT)
-
-
-def _dec(value: object) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # Unit aggregates --------------------------------------------------------------------------------------
@@ -741,8 +738,8 @@ def cadre_entries(user_id: int, period: Period) -> list[Any]:
 
 
 def cadre_figures(org: Organization, user_id: int, period: Period) -> CadreRow | None:
-    """One cadre's row, computed among the cadres of ``org`` (their own unit)."""
-    per_user, params = _per_user(org, period)
+    """One cadre's row (None unless they are a cadre in ``org``'s subtree)."""
+    per_user, params = _per_user(org, period, user_id=user_id)
     sql = (
         per_user
         + """
