@@ -98,6 +98,7 @@ def create_draft(client, title: str = "廉洁从政专题") -> Course:  # type: 
     page = client.get("/authoring/new").get_data(as_text=True)
     org_id = re.search(r'<option selected value="(\d+)"|<option value="(\d+)" selected', page)
     assert org_id, "the author's unit is preselected"
+    assert 'autocomplete="None"' not in page  # attributes not asked for are left out
     response = client.post(
         "/authoring/new",
         data={
