@@ -114,25 +114,27 @@ def heartbeat(session_id: str) -> tuple[Response, int]:
     db.session.commit()
     if result.ended:
         return _ended_response(result.reason)
-    return (
-        jsonify(
-            accepted=result.accepted,
-            rejected=None if result.accepted else result.reason,
-            accepted_s=round(result.accepted_s, 3),
-            lesson={
-                "covered_s": round(result.covered_s, 3),
-                "duration_s": result.duration_s,
-                "percent": result.percent,
-                "completed": result.completed,
-                # What the server has credited so far: the player re-sends anything played but not in
-                # here (e.g. clipped while the server was slow), so honest time is never lost
-                "covered": [[round(a, 3), round(b, 3)] for a, b in result.covered[:500]],
-            },
-            course_completed=result.course_completed,
-            challenge=result.challenge,
-        ),
-        200,
-    )
+    return jsonify(heartbeat_json(result)), 200
+
+
+def heartbeat_json(result: playback.HeartbeatResult) -> dict[str, Any]:
+    """The answer to a heartbeat that did not end its session (this view and ``heartbeat_route``)."""
+    return {
+        "accepted": result.accepted,
+        "rejected": None if result.accepted else result.reason,
+        "accepted_s": round(result.accepted_s, 3),
+        "lesson": {
+            "covered_s": round(result.covered_s, 3),
+            "duration_s": result.duration_s,
+            "percent": result.percent,
+            "completed": result.completed,
+            # What the server has credited so far: the player re-sends anything played but not in
+            # here (e.g. clipped while the server was slow), so honest time is never lost
+            "covered": [[round(a, 3), round(b, 3)] for a, b in result.covered[:500]],
+        },
+        "course_completed": result.course_completed,
+        "challenge": result.challenge,
+    }
 
 
 @bp.get("/me/learning-hours")

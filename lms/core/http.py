@@ -116,17 +116,29 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def api_headers(*, secure: bool) -> list[tuple[str, str]]:
+    """Every header ``set_headers`` gives a JSON API response (for answers made outside Flask)."""
+    return [*SECURITY_HEADERS, *([HSTS] if secure else []), ("Cache-Control", "no-store")]
+
+
 def register_security_headers(app: Flask) -> None:
     @app.after_request
     def set_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        for name, value in SECURITY_HEADERS:
+            headers.setdefault(name, value)
         if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            headers.setdefault(*HSTS)
         if request.path.startswith("/api/") or response.mimetype == "text/html":
             headers.setdefault("Cache-Control", "no-store")
         return response

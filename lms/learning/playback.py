@@ -12,12 +12,13 @@ import functools
 import math
 import random
 import secrets
+from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Row, and_, bindparam, insert, select, update
+from sqlalchemy import Integer, Row, and_, bindparam, cast, exists, insert, select, update
 
 from lms.accounts.models import ApiToken, User
 from lms.accounts.services import TOKEN_IS_VALID, token_params
@@ -252,9 +253,10 @@ _SESSIONS = PlaybackSession.__table__
 _PROGRESS = LessonProgress.__table__
 _EVIDENCE = HeartbeatRecord.__table__
 
-# The session row and the user's progress row of its lesson, both locked (FOR UPDATE without OF locks
-# the rows of every table in the join, session first), in one round trip.
-_LOCK_SESSION = (
+# The session row and the user's progress row of its lesson, in one round trip. ``heartbeats`` (a session
+# counts every heartbeat) and ``covered_s`` (grows with every credit) are what the optimistic path checks
+# did not change before it writes.
+_READ_SESSION = (
     select(
         _SESSIONS.c.id,
         _SESSIONS.c.user_id,
@@ -264,8 +266,10 @@ _LOCK_SESSION = (
         _SESSIONS.c.ended_reason,
         _SESSIONS.c.state,
         _SESSIONS.c.challenge,
+        _SESSIONS.c.heartbeats,
         _PROGRESS.c.id.label("progress_id"),
         _PROGRESS.c.covered,
+        _PROGRESS.c.covered_s,
         _PROGRESS.c.completed_at,
     )
     .join(
@@ -273,18 +277,17 @@ _LOCK_SESSION = (
         and_(_PROGRESS.c.user_id == _SESSIONS.c.user_id, _PROGRESS.c.lesson_id == _SESSIONS.c.lesson_id),
     )
     .where(_SESSIONS.c.public_id == bindparam("public_id"))
-    .with_for_update(of=[_SESSIONS, _PROGRESS])
 )
-
+_LOCK_SESSION = _READ_SESSION.with_for_update(of=[_SESSIONS, _PROGRESS])
 
 # The same, for a bearer token checked in the same statement (``TOKEN_IS_VALID``): no row when the token
 # is not valid, the session is not its user's, or the user must first change the password.
-_LOCK_SESSION_BY_TOKEN = (
-    _LOCK_SESSION.join(ApiToken, ApiToken.user_id == _SESSIONS.c.user_id)
+_READ_SESSION_BY_TOKEN = (
+    _READ_SESSION.join(ApiToken, ApiToken.user_id == _SESSIONS.c.user_id)
     .join(User, TOKEN_IS_VALID)
     .where(User.must_change_password.is_(False))
-    .with_for_update(of=[_SESSIONS, _PROGRESS])
 )
+_LOCK_SESSION_BY_TOKEN = _READ_SESSION_BY_TOKEN.with_for_update(of=[_SESSIONS, _PROGRESS])
 
 
 def _locked(actor: User, public_id: str) -> Row[Any]:
@@ -428,27 +431,37 @@ def receive_heartbeat_by_token(
     return _receive(row, hb, settings, now, user)
 
 
-def _receive(
-    row: Row[Any], hb: rules.Heartbeat, settings: Settings, now: float, user: Callable[[], User]
-) -> HeartbeatResult:
+@dataclass(frozen=True)
+class _Judged:
+    """One heartbeat judged against the rows read: the answer and the writes that record it."""
+
+    result: HeartbeatResult
+    session: dict[str, Any]  # ``_write``'s arguments
+    progress: dict[str, Any]
+    evidence: dict[str, Any]
+    completes: bool  # the lesson completes now: the course may credit its hours
+
+
+def _judge(row: Row[Any], hb: rules.Heartbeat, settings: Settings, now: float) -> _Judged:
     stored = row.state
     flags = {"audio": stored.get("audio", False), "no_seek_ahead": stored.get("no_seek_ahead", False)}
     if row.status == SessionStatus.ENDED:  # evidence, nothing else
-        _write(
+        return _Judged(
+            HeartbeatResult(
+                accepted=False,
+                reason=row.ended_reason,
+                ended=True,
+                accepted_s=0.0,
+                covered_s=0.0,
+                duration_s=0.0,
+                percent=0,
+                completed=False,
+                challenge=None,
+            ),
             {"id": row.id, "rejected": 1, "challenges_failed": 0},
             {},
             _evidence(row, hb, now, decision=None, challenge_issued=False),
-        )
-        return HeartbeatResult(
-            accepted=False,
-            reason=row.ended_reason,
-            ended=True,
-            accepted_s=0.0,
-            covered_s=0.0,
-            duration_s=0.0,
-            percent=0,
-            completed=False,
-            challenge=None,
+            completes=False,
         )
     policy = policy_from(settings, audio=bool(flags["audio"]), no_seek_ahead=bool(flags["no_seek_ahead"]))
     state = replace(load_state(stored), covered=tuple((a, b) for a, b in row.covered))
@@ -506,14 +519,7 @@ def _receive(
         progress["position_s"] = hb.position_s
     if progress:
         progress["id"] = row.progress_id
-    _write(session, progress, _evidence(row, hb, now, decision=decision, challenge_issued=challenge_issued))
-
-    course_completed = False
-    if completes:
-        course = db.session.get(Course, row.course_id)
-        assert course is not None
-        course_completed = maybe_complete_course(user=user(), course=course, now=_dt(now), settings=settings)
-    return HeartbeatResult(
+    result = HeartbeatResult(
         accepted=decision.accepted,
         reason=str(decision.reason) if decision.reason else None,
         ended=decision.ends_session,
@@ -523,6 +529,161 @@ def _receive(
         percent=decision.percent,
         completed=decision.completed,
         challenge=challenge if not decision.ends_session else None,
-        course_completed=course_completed,
         covered=tuple(new_state.covered),
     )
+    evidence = _evidence(row, hb, now, decision=decision, challenge_issued=challenge_issued)
+    return _Judged(result, session, progress, evidence, completes)
+
+
+def _receive(
+    row: Row[Any], hb: rules.Heartbeat, settings: Settings, now: float, user: Callable[[], User]
+) -> HeartbeatResult:
+    judged = _judge(row, hb, settings, now)
+    _write(judged.session, judged.progress, judged.evidence)
+    if not judged.completes:
+        return judged.result
+    course = db.session.get(Course, row.course_id)
+    assert course is not None
+    course_completed = maybe_complete_course(user=user(), course=course, now=_dt(now), settings=settings)
+    return replace(judged.result, course_completed=course_completed)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The optimistic hot path (PostgreSQL): read without locks, judge, then write only if nothing changed
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """A statement compiled once for a dialect and run on a DBAPI cursor, without SQLAlchemy's
+    per-execution machinery; ``params`` applies the type processing SQLAlchemy would (JSON, UTC
+    datetimes) and fills in the statement's own constants."""
+
+    text: str
+    defaults: dict[str, Any]
+    processors: dict[str, Callable[[Any], Any]]
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any) -> _Sql:
+        compiled = statement.compile(dialect=dialect)
+        text = str(compiled)
+        defaults: dict[str, Any] = {}
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in compiled.binds.items():
+            if f"%({name})s" not in text:
+                continue
+            if not bind.required:
+                defaults[name] = bind.effective_value
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        return cls(text, defaults, processors)
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        merged = self.defaults | values
+        for name, processor in self.processors.items():
+            if name in merged:
+                merged[name] = processor(merged[name])
+        return merged
+
+
+_SessionRow = namedtuple("_SessionRow", [c.key for c in _READ_SESSION_BY_TOKEN.selected_columns])  # type: ignore[misc]
+
+
+@functools.cache
+def _optimistic_statements(dialect: Any, progress_columns: tuple[str, ...]) -> tuple[_Sql, _Sql]:
+    """The read, and the guarded write of a heartbeat that neither ends its session nor completes its
+    lesson. The guard locks the session and progress rows and checks they are as they were read (the
+    session's heartbeat count and status, the progress's covered seconds — every other write to them
+    changes one of these); if not, the write does nothing at all and returns no row."""
+    guard = (
+        select(_SESSIONS.c.id)
+        .join_from(_SESSIONS, _PROGRESS, _PROGRESS.c.id == bindparam("g_progress_id"))
+        .where(
+            _SESSIONS.c.id == bindparam("s_id"),
+            _SESSIONS.c.status == bindparam("g_status"),
+            _SESSIONS.c.heartbeats == bindparam("g_heartbeats"),
+            _PROGRESS.c.covered_s == bindparam("g_covered_s"),
+        )
+        .with_for_update(of=[_SESSIONS, _PROGRESS])
+        .cte("guard")
+    )
+    guarded = exists(select(guard.c.id))
+    values: dict[str, Any] = {"heartbeats": _SESSIONS.c.heartbeats + 1}
+    values |= {name: _SESSIONS.c[name] + bindparam(f"s_{name}", type_=Integer) for name in _COUNTERS}
+    values |= {
+        name: bindparam(f"s_{name}", type_=_SESSIONS.c[name].type)
+        for name in ("credited_s", "challenge", "state")
+    }
+    writes: list[Any] = [update(_SESSIONS).where(_SESSIONS.c.id.in_(select(guard.c.id))).values(values)]
+    if progress_columns:
+        writes.append(
+            update(_PROGRESS)
+            .where(_PROGRESS.c.id == bindparam("g_progress_id"), guarded)
+            .values({name: bindparam(f"p_{name}", type_=_PROGRESS.c[name].type) for name in progress_columns})
+        )
+    # INSERT … SELECT (typed: the parameters have no column to take a type from) WHERE the guard held
+    evidence = (
+        insert(_EVIDENCE)
+        .from_select(
+            list(_EVIDENCE_COLUMNS),
+            select(
+                *(
+                    cast(bindparam(f"h_{name}", type_=_EVIDENCE.c[name].type), _EVIDENCE.c[name].type)
+                    for name in _EVIDENCE_COLUMNS
+                )
+            ).where(guarded),
+        )
+        .returning(_EVIDENCE.c.id)
+    )
+    for number, write in enumerate(writes):
+        evidence = evidence.add_cte(write.cte(f"w{number}"))
+    return _Sql.of(_READ_SESSION_BY_TOKEN, dialect), _Sql.of(evidence, dialect)
+
+
+def receive_heartbeat_optimistic(
+    connection: Any,
+    dialect: Any,
+    *,
+    token: str,
+    public_id: str,
+    hb: rules.Heartbeat,
+    settings: Settings,
+    now: float,
+) -> HeartbeatResult | None:
+    """``receive_heartbeat_by_token`` in two statements on a DBAPI connection in autocommit mode
+    (PostgreSQL), holding no lock while the rules run: read the session, its progress and the token;
+    judge; write the session, the progress and the evidence in one statement guarded by what was read.
+
+    None: NOTHING was written — the token, session or body needs the usual path's answer, the session
+    ends or the lesson completes now (course hours), or another request changed the rows in between.
+    The caller then takes the locking path (``receive_heartbeat_by_token``), which judges afresh."""
+    params = token_params(token)
+    if params is None:
+        return None
+    read, _ = _optimistic_statements(dialect, ())
+    cursor = connection.cursor()
+    try:
+        cursor.execute(read.text, read.params(params | {"public_id": public_id[:32]}))
+        fetched = cursor.fetchone()
+        if fetched is None:
+            return None
+        row = _SessionRow._make(fetched)
+        judged = _judge(row, hb, settings, now)  # type: ignore[arg-type]
+        if judged.result.ended or judged.completes:
+            return None
+        progress = judged.progress
+        _, write = _optimistic_statements(dialect, tuple(k for k in progress if k != "id"))
+        values = {
+            "s_id": row.id,
+            "g_status": row.status,
+            "g_heartbeats": row.heartbeats,
+            "g_covered_s": row.covered_s,
+            "g_progress_id": row.progress_id,
+        }
+        values |= {f"s_{k}": v for k, v in judged.session.items() if k != "id"}
+        values |= {f"p_{k}": v for k, v in progress.items() if k != "id"}
+        values |= {f"h_{k}": v for k, v in judged.evidence.items()}
+        cursor.execute(write.text, write.params(values))
+        return judged.result if cursor.fetchone() is not None else None
+    finally:
+        cursor.close()

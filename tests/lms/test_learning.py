@@ -395,3 +395,120 @@ def test_admins_see_suspicious_learners_and_their_evidence_in_their_subtree_only
     page = client.get(f"/learn/admin/users/{cheat.id}").get_data(as_text=True)
     assert cheat.display_name in page
     assert client.get(f"/learn/admin/sessions/{played['id']}").status_code == 200
+
+
+def _on_postgresql() -> None:
+    from tests.service_guard import need_service
+
+    need_service(
+        "PostgreSQL",
+        available=db.engine.dialect.name == "postgresql",
+        why="the heartbeat route runs on PostgreSQL only (LMS_TEST_DATABASE_URL)",
+    )
+
+
+class _Statements:
+    """SQL statements sent through psycopg cursors (SQLAlchemy's or the heartbeat route's)."""
+
+    def __init__(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        import psycopg
+
+        self.sent: list[str] = []
+        execute = psycopg.Cursor.execute
+
+        def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.sent.append(str(query))
+            return execute(cursor, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+
+
+def test_a_plain_heartbeat_is_two_statements_and_answers_as_the_flask_view_does(
+    client, clock, course, monkeypatch
+):
+    """The phone app's heartbeat goes through the hot route (read, then one guarded write); the same
+    heartbeats through the Flask view (route switched off) give the same answers, evidence and progress."""
+    from lms.api.heartbeat_route import HeartbeatRoute
+    from lms.learning.models import LessonProgress
+
+    _on_postgresql()
+    lesson = active_lessons(course.id)[0]
+    routed, viewed = make_user(org=course_org(course)), make_user(org=course_org(course))
+    headers = {routed.id: bearer(routed), viewed.id: bearer(viewed)}
+    sessions = {u.id: _start(client, headers[u.id], lesson.id)["session_id"] for u in (routed, viewed)}
+    answers: dict[int, list[dict]] = {routed.id: [], viewed.id: []}
+    statements = _Statements(monkeypatch)
+    answer = HeartbeatRoute._answer
+    for seq, (ranges, extra) in enumerate(
+        [([[0, 15]], {}), ([[15, 30]], {"rate": 2.0}), ([[0, 60]], {}), ([[30, 40]], {"visible": False})],
+        start=1,
+    ):
+        clock.now += 15
+        for user in (routed, viewed):
+            monkeypatch.setattr(HeartbeatRoute, "_answer", answer if user is routed else lambda *_: None)
+            statements.sent.clear()
+            response = _beat(client, headers[user.id], sessions[user.id], seq, ranges, **extra)
+            assert response.status_code == 200, response.get_json()
+            assert response.headers["Cache-Control"] == "no-store"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            answers[user.id].append(response.get_json())
+            if user is routed:
+                assert len(statements.sent) == 2, statements.sent  # no ORM, no BEGIN/COMMIT of ours
+                assert statements.sent[1].startswith("WITH guard AS")
+    assert answers[routed.id] == answers[viewed.id]
+    assert [a["accepted_s"] for a in answers[routed.id]] == [15, 15, 17, 0]  # (2 s tolerance; hidden)
+
+    def evidence(user):  # type: ignore[no-untyped-def]
+        rows = db.session.scalars(
+            select(HeartbeatRecord).where(HeartbeatRecord.user_id == user.id).order_by(HeartbeatRecord.seq)
+        )
+        return [
+            (r.seq, r.accepted, r.reason, r.notes, r.claimed, r.credited, r.credited_s, r.received_at)
+            for r in rows
+        ]
+
+    def progress(user):  # type: ignore[no-untyped-def]
+        row = db.session.scalars(select(LessonProgress).where(LessonProgress.user_id == user.id)).one()
+        return row.covered, row.covered_s, row.percent, row.position_s, row.completed_at
+
+    assert evidence(routed) == evidence(viewed) and len(evidence(routed)) == 4
+    assert progress(routed) == progress(viewed)
+    assert progress(routed)[:3] == ([[0.0, 47.0]], 47.0, 78)
+
+
+@pytest.mark.parametrize("overtaking", [[[0, 20]], []], ids=["crediting", "crediting-nothing"])
+def test_a_heartbeat_overtaken_between_its_read_and_its_write_is_judged_again(
+    client, clock, course, monkeypatch, overtaking
+):
+    """Heartbeat 1 reads the session, then heartbeat 2 of the same session is recorded before 1 writes
+    (whether 2 credits time, changing the progress, or nothing, changing only the session): 1's guarded
+    write changes nothing, the locking path judges it afresh (a replay now), and each heartbeat leaves
+    exactly one evidence row; nothing is credited twice."""
+    from lms.learning import playback
+    from lms.learning.models import LessonProgress
+
+    _on_postgresql()
+    learner = make_user(org=course_org(course))
+    headers = bearer(learner)
+    session = _start(client, headers, active_lessons(course.id)[0].id)["session_id"]
+    judge, overtaken = playback._judge, []
+
+    def judge_then_be_overtaken(row, hb, settings, now):  # type: ignore[no-untyped-def]
+        judged = judge(row, hb, settings, now)
+        if hb.seq == 1 and not overtaken:
+            overtaken.append(_beat(client, headers, session, 2, overtaking).get_json())
+        return judged
+
+    monkeypatch.setattr(playback, "_judge", judge_then_be_overtaken)
+    clock.now += 20
+    first = _beat(client, headers, session, 1, [[0, 15]])
+    credited = 20.0 if overtaking else 0.0
+    assert overtaken[0]["accepted"] is True and overtaken[0]["accepted_s"] == credited
+    assert first.status_code == 200
+    assert first.get_json()["accepted"] is False and first.get_json()["rejected"] == "replayed"
+    rows = db.session.scalars(select(HeartbeatRecord).where(HeartbeatRecord.user_id == learner.id)).all()
+    assert sorted((r.seq, r.accepted, r.credited_s) for r in rows) == [(1, False, 0.0), (2, True, credited)]
+    covered = db.session.scalars(
+        select(LessonProgress.covered_s).where(LessonProgress.user_id == learner.id)
+    ).one()
+    assert covered == credited

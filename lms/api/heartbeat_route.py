@@ -1,0 +1,135 @@
+"""The heartbeat's hot path: a WSGI route in front of Flask for ``POST /api/v1/playback/<id>/heartbeat``
+with a bearer token (the phone apps; ~all of the platform's requests while cadres study).
+
+Why outside Flask: at a heartbeat every 15 s per viewer this one endpoint is most of the traffic, and
+Flask's request machinery plus SQLAlchemy's ORM session cost several times the heartbeat's own work
+(benchmarks/heartbeats.py). Here a heartbeat is two SQL statements on a pooled DBAPI connection in
+autocommit mode (``playback.receive_heartbeat_optimistic``: read, judge with the same rules, write
+guarded by what was read) and a JSON answer built by the view's own ``heartbeat_json``.
+
+It answers only the plain case, a 200 for a heartbeat that neither ends its session nor completes its
+lesson, and only on PostgreSQL. Everything else — no bearer token, a bad token or body, an ended
+session, a completed lesson (course hours), a concurrent change, a database error, SQLite — is handed,
+untouched (nothing written, the body replayed), to the Flask view, which stays the one place that
+authenticates, maps errors to HTTP and credits course hours.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from lms.api.learning import heartbeat_json
+from lms.core.db import db
+from lms.core.errors import LmsError
+from lms.core.http import api_headers
+from lms.learning import playback
+
+_log = logging.getLogger(__name__)
+
+_PATH = re.compile(r"/api/v1/playback/([^/]{1,64})/heartbeat")
+MAX_BODY = 64 * 1024  # a heartbeat is a few hundred bytes; 200 ranges fit easily
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class HeartbeatRoute:
+    def __init__(self, app: Flask, wsgi_app: WsgiApp) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None or environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "-1")
+        except ValueError:
+            length = -1
+        if scheme.lower() != "bearer" or content_type != "application/json" or not 0 < length <= MAX_BODY:
+            return self.wsgi_app(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        answer = self._answer(match.group(1), token.strip(), body)
+        if answer is None:  # the usual path, with the body as it came
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self.wsgi_app(environ, start_response)
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))]
+        start_response("200 OK", headers + api_headers(secure=bool(self.app.config["SESSION_COOKIE_SECURE"])))
+        return [answer]
+
+    def _answer(self, public_id: str, token: str, body: bytes) -> bytes | None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        try:
+            hb = playback.parse_heartbeat(data)
+        except LmsError:
+            return None
+        app = self.app
+        with app.app_context():
+            bind = db.engine
+            if bind.dialect.name != "postgresql":
+                return None
+            settings = app.extensions["lms.settings"]
+            now = float(app.extensions.get("lms.clock", time.time)())
+            if isinstance(bind, Engine):
+                result = self._on_pooled_connection(bind, token, public_id, hb, settings, now)
+            else:  # the test suite's connection, inside the transaction it rolls back
+                result = playback.receive_heartbeat_optimistic(
+                    bind.connection.driver_connection,
+                    bind.dialect,
+                    token=token,
+                    public_id=public_id,
+                    hb=hb,
+                    settings=settings,
+                    now=now,
+                )
+            if result is None:
+                return None
+            return (app.json.dumps(heartbeat_json(result)) + "\n").encode()
+
+    @staticmethod
+    def _on_pooled_connection(
+        engine: Engine, token: str, public_id: str, hb: Any, settings: Any, now: float
+    ) -> playback.HeartbeatResult | None:
+        try:
+            pooled = engine.raw_connection()
+        except Exception:  # the usual path gives the 503
+            _log.warning("heartbeat route: no database connection", exc_info=True)
+            return None
+        connection = pooled.driver_connection
+        try:
+            connection.autocommit = True
+            return playback.receive_heartbeat_optimistic(
+                connection,
+                engine.dialect,
+                token=token,
+                public_id=public_id,
+                hb=hb,
+                settings=settings,
+                now=now,
+            )
+        except Exception:
+            # Nothing is half-written (each statement is its own transaction); the usual path judges
+            # afresh, and a heartbeat whose write did land is then refused as a replay, not credited twice.
+            _log.warning("heartbeat route failed; the usual path answers", exc_info=True)
+            if connection.closed or getattr(connection, "broken", False):
+                pooled.invalidate()
+            return None
+        finally:
+            if not connection.closed:
+                connection.autocommit = False
+            pooled.close()
