@@ -15,7 +15,9 @@ timeout = 60
 graceful_timeout = 30
 keepalive = 5
 preload_app = True
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# "-": stdout; "" turns gunicorn's access log off (when nginx in front logs the requests: at heartbeat
+# rates formatting the line costs ~1/8 of a worker's CPU, benchmarks/heartbeats.py --access-log)
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -20,9 +20,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], *, workers: int, log_path: Path) -> Iterator[int]:
-    """Yields the port of a running server; its stderr (tracebacks included) goes to ``log_path``."""
+def gunicorn(
+    env: dict[str, str], *, workers: int, log_path: Path, threads: int | None = None, access_log: bool = True
+) -> Iterator[int]:
+    """Yields the port of a running server; its stderr (tracebacks included) goes to ``log_path``.
+    ``access_log``: gunicorn formats an access line per request (written to /dev/null here), as the
+    production settings do; off, it formats nothing (a site whose nginx logs the requests)."""
     port = free_port()
+    env = env | ({"GUNICORN_THREADS": str(threads)} if threads else {})
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [
@@ -33,12 +38,11 @@ def gunicorn(env: dict[str, str], *, workers: int, log_path: Path) -> Iterator[i
                 f"127.0.0.1:{port}",
                 "--workers",
                 str(workers),
-                "--access-logfile",
-                "/dev/null",
+                *(["--access-logfile", "/dev/null"] if access_log else []),
                 "wsgi:app",
             ],
             cwd=ROOT,
-            env=env,
+            env=env | ({} if access_log else {"GUNICORN_ACCESSLOG": ""}),
             stdout=subprocess.DEVNULL,
             stderr=log,
         )

@@ -112,21 +112,21 @@ def setup(viewers: int) -> tuple[int, list[tuple[int, str]]]:
 
 
 def sql_per_request(app, lesson_id: int, token: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """SQL statements one request runs, in this process through Flask's test client."""
-    from sqlalchemy import event
-
-    from lms.core.db import db
+    """SQL statements one request runs, in this process through Flask's test client: counted at the
+    driver (psycopg cursors, whether SQLAlchemy or the heartbeat route runs them; transaction
+    commands such as BEGIN/COMMIT are not statements here)."""
+    import psycopg
 
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     started = client.post(f"/api/v1/lessons/{lesson_id}/playback", json={}, headers=headers).get_json()
     hb_path = f"/api/v1/playback/{started['session_id']}/heartbeat"
     statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
+    execute = psycopg.Cursor.execute
 
-    def count(conn, cursor, statement, *_: object) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
+    def count(cursor, query, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        statements.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
 
     out = {}
     for label, call in (
@@ -138,9 +138,12 @@ def sql_per_request(app, lesson_id: int, token: str) -> dict[str, int]:  # type:
             ),
         ),
     ):
-        event.listen(engine, "before_cursor_execute", count)
-        call()
-        event.remove(engine, "before_cursor_execute", count)
+        psycopg.Cursor.execute = count  # type: ignore[method-assign]
+        try:
+            response = call()
+        finally:
+            psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+        assert response.status_code == 200, response.get_data(as_text=True)
         out[label] = len(statements)
         statements.clear()
     return out
@@ -380,11 +383,18 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", (os.cpu_count() or 1) * 2 + 1))
     )
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "4")))
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="gunicorn formats an access line per request (to /dev/null), as gunicorn.conf.py's default",
+    )
     args = parser.parse_args()
     command = (
         ".venv/bin/python benchmarks/heartbeats.py "
         f"--seconds {args.seconds:g} --viewers {args.viewers} --interval {args.interval:g} "
-        f"--connections {args.connections} --workers {args.workers}"
+        f"--connections {args.connections} --workers {args.workers} --threads {args.threads}"
+        + (" --access-log" if args.access_log else "")
     )
     base = os.environ.get("LMS_DATABASE_URL", "")
     if not base.startswith("postgresql"):
@@ -420,13 +430,15 @@ def main() -> int:
             f"{len(users)} cadres with tokens + a 3600 s lesson in {setup_s:.1f} s"
         )
         print("SQL statements per request: " + ", ".join(f"{k} {v}" for k, v in sql.items()))
-        threads = os.environ.get("GUNICORN_THREADS", "4")
         print(
-            f"gunicorn: {args.workers} workers x {threads} threads (gthread, gunicorn.conf.py); "
+            f"gunicorn: {args.workers} workers x {args.threads} threads (gthread, gunicorn.conf.py), "
+            f"access log {'formatted (to /dev/null)' if args.access_log else 'off (nginx logs requests)'}; "
             f"cpu count {os.cpu_count()}; load average before {os.getloadavg()[0]:.2f}"
         )
         log = OUT / f"heartbeats-gunicorn-{tag}.log"
-        with gunicorn(env, workers=args.workers, log_path=log) as port:
+        with gunicorn(
+            env, workers=args.workers, threads=args.threads, log_path=log, access_log=args.access_log
+        ) as port:
             asyncio.run(_bare(port, args.connections, 1.0))  # every worker warm
             bare = asyncio.run(_bare(port, args.connections, args.seconds))
 
