@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -45,6 +45,7 @@ class HeartbeatRoute:
     def __init__(self, app: Flask, wsgi_app: WsgiApp) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        self.engines: Mapping[str | None, Any] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
@@ -79,27 +80,34 @@ class HeartbeatRoute:
         except LmsError:
             return None
         app = self.app
-        with app.app_context():
-            bind = db.engine
-            if bind.dialect.name != "postgresql":
-                return None
-            settings = app.extensions["lms.settings"]
-            now = float(app.extensions.get("lms.clock", time.time)())
-            if isinstance(bind, Engine):
-                result = self._on_pooled_connection(bind, token, public_id, hb, settings, now)
-            else:  # the test suite's connection, inside the transaction it rolls back
-                result = playback.receive_heartbeat_optimistic(
-                    bind.connection.driver_connection,
-                    bind.dialect,
-                    token=token,
-                    public_id=public_id,
-                    hb=hb,
-                    settings=settings,
-                    now=now,
-                )
-            if result is None:
-                return None
-            return (app.json.dumps(heartbeat_json(result)) + "\n").encode()
+        bind = self._engines()[None]
+        if bind.dialect.name != "postgresql":
+            return None
+        settings = app.extensions["lms.settings"]
+        now = float(app.extensions.get("lms.clock", time.time)())
+        if isinstance(bind, Engine):
+            result = self._on_pooled_connection(bind, token, public_id, hb, settings, now)
+        else:  # the test suite's connection, inside the transaction it rolls back
+            result = playback.receive_heartbeat_optimistic(
+                bind.connection.driver_connection,
+                bind.dialect,
+                token=token,
+                public_id=public_id,
+                hb=hb,
+                settings=settings,
+                now=now,
+            )
+        if result is None:
+            return None
+        return (app.json.dumps(heartbeat_json(result)) + "\n").encode()
+
+    def _engines(self) -> Mapping[str | None, Any]:
+        """The app's engines (Flask-SQLAlchemy's own mapping, so a test that swaps in its connection is
+        seen), looked up once: pushing an app context per heartbeat costs more than the lookup."""
+        if self.engines is None:
+            with self.app.app_context():
+                self.engines = db.engines
+        return self.engines
 
     @staticmethod
     def _on_pooled_connection(

@@ -65,8 +65,10 @@ class HeartbeatRecord(db.Model):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("playback_sessions.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    lesson_id: Mapped[int] = mapped_column(Integer, index=True)
+    # The session's user and lesson, copied. No foreign key to users (it locked the user's row at every
+    # heartbeat) and no indexes (evidence is read by session): the session's own keys cascade.
+    user_id: Mapped[int] = mapped_column(Integer)
+    lesson_id: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     seq: Mapped[int | None] = mapped_column(BigInteger)
     position_s: Mapped[float | None] = mapped_column(Float)
