@@ -210,7 +210,8 @@ class Stats:
     async def timed(self, conn: Conn, raw: bytes) -> tuple[int, bytes] | None:
         start = time.perf_counter()
         try:
-            status, body = await asyncio.wait_for(conn.request(raw), 30)
+            async with asyncio.timeout(30):  # (unlike wait_for, no task per request: less client CPU)
+                status, body = await conn.request(raw)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
             self.errors += 1
             return None
