@@ -46,6 +46,8 @@ class HeartbeatRoute:
         self.app = app
         self.wsgi_app = wsgi_app
         self.engines: Mapping[str | None, Any] | None = None
+        secure = bool(app.config["SESSION_COOKIE_SECURE"])
+        self.headers = [("Content-Type", "application/json"), *api_headers(secure=secure)]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
@@ -64,8 +66,7 @@ class HeartbeatRoute:
         if answer is None:  # the usual path, with the body as it came
             environ["wsgi.input"] = io.BytesIO(body)
             return self.wsgi_app(environ, start_response)
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))]
-        start_response("200 OK", headers + api_headers(secure=bool(self.app.config["SESSION_COOKIE_SECURE"])))
+        start_response("200 OK", [("Content-Length", str(len(answer))), *self.headers])
         return [answer]
 
     def _answer(self, public_id: str, token: str, body: bytes) -> bytes | None:

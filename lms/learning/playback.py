@@ -355,6 +355,18 @@ def _evidence(
 _COUNTERS = ("rejected", "challenges_failed")
 
 
+def _session_sets(columns: tuple[str, ...]) -> dict[str, Any]:
+    """A heartbeat's SET clause for its session: counted, the counters in ``_COUNTERS`` incremented by
+    ``s_<name>``, ``columns`` set to ``s_<name>``."""
+    values: dict[str, Any] = {"heartbeats": _SESSIONS.c.heartbeats + 1}
+    values |= {name: _SESSIONS.c[name] + bindparam(f"s_{name}", type_=Integer) for name in _COUNTERS}
+    return values | {name: bindparam(f"s_{name}", type_=_SESSIONS.c[name].type) for name in columns}
+
+
+def _progress_sets(columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: bindparam(f"p_{name}", type_=_PROGRESS.c[name].type) for name in columns}
+
+
 @functools.cache
 def _writes(
     dialect: str, session_columns: tuple[str, ...], progress_columns: tuple[str, ...]
@@ -363,15 +375,14 @@ def _writes(
     SQLAlchemy constructs and their cache keys per request costs more than running them). On PostgreSQL
     the updates are data-modifying CTEs of the evidence insert: ONE statement, which PostgreSQL runs
     whole whether or not the CTEs are referenced."""
-    values: dict[str, Any] = {"heartbeats": _SESSIONS.c.heartbeats + 1}
-    values |= {name: _SESSIONS.c[name] + bindparam(f"s_{name}", type_=Integer) for name in _COUNTERS}
-    values |= {name: bindparam(f"s_{name}", type_=_SESSIONS.c[name].type) for name in session_columns}
-    statements: list[Any] = [update(_SESSIONS).where(_SESSIONS.c.id == bindparam("s_id")).values(values)]
+    statements: list[Any] = [
+        update(_SESSIONS).where(_SESSIONS.c.id == bindparam("s_id")).values(_session_sets(session_columns))
+    ]
     if progress_columns:
         statements.append(
             update(_PROGRESS)
             .where(_PROGRESS.c.id == bindparam("p_id"))
-            .values({name: bindparam(f"p_{name}", type_=_PROGRESS.c[name].type) for name in progress_columns})
+            .values(_progress_sets(progress_columns))
         )
     evidence = insert(_EVIDENCE).values(
         {name: bindparam(f"h_{name}", type_=_EVIDENCE.c[name].type) for name in _EVIDENCE_COLUMNS}
@@ -608,18 +619,15 @@ def _optimistic_statements(dialect: Any, progress_columns: tuple[str, ...]) -> t
         .cte("guard")
     )
     guarded = exists(select(guard.c.id))
-    values: dict[str, Any] = {"heartbeats": _SESSIONS.c.heartbeats + 1}
-    values |= {name: _SESSIONS.c[name] + bindparam(f"s_{name}", type_=Integer) for name in _COUNTERS}
-    values |= {
-        name: bindparam(f"s_{name}", type_=_SESSIONS.c[name].type)
-        for name in ("credited_s", "challenge", "state")
-    }
-    writes: list[Any] = [update(_SESSIONS).where(_SESSIONS.c.id.in_(select(guard.c.id))).values(values)]
+    columns = ("credited_s", "challenge", "state")  # what a heartbeat that ends nothing sets
+    writes: list[Any] = [
+        update(_SESSIONS).where(_SESSIONS.c.id.in_(select(guard.c.id))).values(_session_sets(columns))
+    ]
     if progress_columns:
         writes.append(
             update(_PROGRESS)
             .where(_PROGRESS.c.id == bindparam("g_progress_id"), guarded)
-            .values({name: bindparam(f"p_{name}", type_=_PROGRESS.c[name].type) for name in progress_columns})
+            .values(_progress_sets(progress_columns))
         )
     # INSERT … SELECT (typed: the parameters have no column to take a type from) WHERE the guard held
     evidence = (
