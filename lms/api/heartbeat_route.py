@@ -20,14 +20,13 @@ import io
 import json
 import logging
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Flask
 from sqlalchemy.engine import Engine
 
-from lms.api.learning import heartbeat_json
+from lms.api.learning import clock_of, heartbeat_json
 from lms.core.db import db
 from lms.core.errors import LmsError
 from lms.core.http import api_headers
@@ -85,7 +84,7 @@ class HeartbeatRoute:
         if bind.dialect.name != "postgresql":
             return None
         settings = app.extensions["lms.settings"]
-        now = float(app.extensions.get("lms.clock", time.time)())
+        now = clock_of(app)
         if isinstance(bind, Engine):
             result = self._on_pooled_connection(bind, token, public_id, hb, settings, now)
         else:  # the test suite's connection, inside the transaction it rolls back

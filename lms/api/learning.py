@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from flask_babel import gettext
 
 from lms.accounts.web import current_scope
@@ -46,7 +46,12 @@ END_MESSAGES = {
 
 def clock() -> float:
     """Seconds since the epoch; tests replace ``lms.clock`` to control time."""
-    return float(current_app.extensions.get("lms.clock", time.time)())
+    return clock_of(current_app)
+
+
+def clock_of(app: Flask) -> float:
+    """``clock()`` outside a request context (the heartbeat route)."""
+    return float(app.extensions.get("lms.clock", time.time)())
 
 
 def _settings() -> Settings:
