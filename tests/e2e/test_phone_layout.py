@@ -20,6 +20,9 @@ def sign_in(page, base: str, login: str) -> None:  # type: ignore[no-untyped-def
 
 
 def check_page(page) -> None:  # type: ignore[no-untyped-def]
+    # A click that navigates returns once the new page is committed, not once its stylesheets are
+    # applied: measured before that, every link is the browser's default 20-odd px tall.
+    page.wait_for_load_state("load")
     assert page.evaluate(NO_SIDEWAYS_SCROLL), f"{page.url} scrolls sideways at 360 px"
     assert page.evaluate(SMALL_TARGETS) == [], f"{page.url} has tap targets under 44 px"
 
