@@ -3,7 +3,7 @@ with a bearer token (the phone apps; ~all of the platform's requests while cadre
 
 Why outside Flask: at a heartbeat every 15 s per viewer this one endpoint is most of the traffic, and
 Flask's request machinery plus SQLAlchemy's ORM session cost several times the heartbeat's own work
-(benchmarks/heartbeats.py). Here a heartbeat is two SQL statements on a pooled DBAPI connection in
+(benchmarks/heartbeats.py). Here a heartbeat is two SQL statements on a DBAPI connection of its own in
 autocommit mode (``playback.receive_heartbeat_optimistic``: read, judge with the same rules, write
 guarded by what was read) and a JSON answer built by the view's own ``heartbeat_json``.
 
@@ -19,11 +19,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from lms.api.learning import clock_of, heartbeat_json
@@ -45,8 +49,11 @@ class HeartbeatRoute:
         self.app = app
         self.wsgi_app = wsgi_app
         self.engines: Mapping[str | None, Any] | None = None
+        self.connections: _Connections | None = None
+        self.lock = threading.Lock()
         secure = bool(app.config["SESSION_COOKIE_SECURE"])
         self.headers = [("Content-Type", "application/json"), *api_headers(secure=secure)]
+        self._encode = _encoder(app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
@@ -86,7 +93,7 @@ class HeartbeatRoute:
         settings = app.extensions["lms.settings"]
         now = clock_of(app)
         if isinstance(bind, Engine):
-            result = self._on_pooled_connection(bind, token, public_id, hb, settings, now)
+            result = self._on_own_connection(bind, token, public_id, hb, settings, now)
         else:  # the test suite's connection, inside the transaction it rolls back
             result = playback.receive_heartbeat_optimistic(
                 bind.connection.driver_connection,
@@ -99,7 +106,7 @@ class HeartbeatRoute:
             )
         if result is None:
             return None
-        return (app.json.dumps(heartbeat_json(result)) + "\n").encode()
+        return (self._encode(heartbeat_json(result)) + "\n").encode()
 
     def _engines(self) -> Mapping[str | None, Any]:
         """The app's engines (Flask-SQLAlchemy's own mapping, so a test that swaps in its connection is
@@ -109,19 +116,17 @@ class HeartbeatRoute:
                 self.engines = db.engines
         return self.engines
 
-    @staticmethod
-    def _on_pooled_connection(
-        engine: Engine, token: str, public_id: str, hb: Any, settings: Any, now: float
+    def _on_own_connection(
+        self, engine: Engine, token: str, public_id: str, hb: Any, settings: Any, now: float
     ) -> playback.HeartbeatResult | None:
+        connections = self._connections(engine)
         try:
-            pooled = engine.raw_connection()
+            connection = connections.take()
         except Exception:  # the usual path gives the 503
             _log.warning("heartbeat route: no database connection", exc_info=True)
             return None
-        connection = pooled.driver_connection
         try:
-            connection.autocommit = True
-            return playback.receive_heartbeat_optimistic(
+            result = playback.receive_heartbeat_optimistic(
                 connection,
                 engine.dialect,
                 token=token,
@@ -134,10 +139,83 @@ class HeartbeatRoute:
             # Nothing is half-written (each statement is its own transaction); the usual path judges
             # afresh, and a heartbeat whose write did land is then refused as a replay, not credited twice.
             _log.warning("heartbeat route failed; the usual path answers", exc_info=True)
-            if connection.closed or getattr(connection, "broken", False):
-                pooled.invalidate()
+            if connection.closed or connection.broken:  # (as SQLAlchemy's pool on a disconnect)
+                connections.close_idle()  # a restarted database dropped the idle ones too
+            connections.discard(connection)
             return None
-        finally:
-            if not connection.closed:
-                connection.autocommit = False
-            pooled.close()
+        connections.give(connection)
+        return result
+
+    def _connections(self, engine: Engine) -> _Connections:
+        connections = self.connections
+        if connections is None or connections.engine is not engine:
+            with self.lock:  # (one set per engine, however many threads ask first)
+                connections = self.connections
+                if connections is None or connections.engine is not engine:
+                    connections = self.connections = _Connections(engine)
+        return connections
+
+
+def _encoder(app: Flask) -> Callable[[Any], str]:
+    """``app.json.dumps``; for Flask's own provider, its ``json.dumps`` call with the encoder made
+    once (json.dumps makes one per call when given options)."""
+    provider = app.json
+    if type(provider) is not DefaultJSONProvider:
+        return provider.dumps
+    return json.JSONEncoder(
+        default=provider.default, ensure_ascii=provider.ensure_ascii, sort_keys=provider.sort_keys
+    ).encode
+
+
+class _Connections:
+    """The route's own connections, in autocommit mode, opened through the engine (its URL, connect
+    arguments and events) and then kept out of its pool: taking one is a list pop, where a pool
+    checkout and checkin (events, reset, bookkeeping) cost an eighth of a heartbeat's Python.
+
+    At most as many as the worker's threads answer heartbeats at once, and ``keep`` (the pool's size)
+    stay open when idle. One that fails is closed; the next heartbeat opens another. After a fork the
+    parent's connections are forgotten, never used or closed. ``engine.dispose()`` closes the idle ones,
+    and so does a connection found broken: a restarted database dropped them all."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        size = getattr(engine.pool, "size", None)
+        self.keep = size() if callable(size) else 5
+        self.pid = os.getpid()
+        self.free: list[Any] = []
+        event.listen(engine, "engine_disposed", self._disposed)
+
+    def take(self) -> Any:
+        if self.pid != os.getpid():
+            self.pid, self.free = os.getpid(), []
+        try:
+            return self.free.pop()  # (atomic under the GIL, as append)
+        except IndexError:
+            pass
+        pooled = self.engine.raw_connection()
+        connection = pooled.driver_connection
+        pooled.detach()
+        connection.autocommit = True
+        return connection
+
+    def give(self, connection: Any) -> None:
+        if len(self.free) < self.keep and self.pid == os.getpid() and not connection.closed:
+            self.free.append(connection)
+        else:
+            connection.close()
+
+    @staticmethod
+    def discard(connection: Any) -> None:
+        try:
+            connection.close()
+        except Exception:  # already broken
+            _log.debug("closing a failed connection", exc_info=True)
+
+    def close_idle(self) -> None:
+        free, self.free = self.free, []
+        if self.pid == os.getpid():
+            for connection in free:
+                self.discard(connection)
+
+    def _disposed(self, engine: Engine) -> None:
+        self.close_idle()

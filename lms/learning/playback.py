@@ -38,6 +38,23 @@ _SYSTEM_RANDOM = random.SystemRandom()
 def policy_from(
     settings: Settings, *, audio: bool = False, no_seek_ahead: bool = False
 ) -> rules.CreditPolicy:
+    """The credit rules for these settings (built once per settings object and flags: every heartbeat
+    asks)."""
+    key = (id(settings), audio, no_seek_ahead)
+    cached = _POLICIES.get(key)
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    policy = _policy_from(settings, audio=audio, no_seek_ahead=no_seek_ahead)
+    if len(_POLICIES) > 64:  # (settings objects come and go in tests)
+        _POLICIES.clear()
+    _POLICIES[key] = (settings, policy)
+    return policy
+
+
+_POLICIES: dict[tuple[int, bool, bool], tuple[Settings, rules.CreditPolicy]] = {}
+
+
+def _policy_from(settings: Settings, *, audio: bool, no_seek_ahead: bool) -> rules.CreditPolicy:
     interval = settings.heartbeat_interval_s
     challenges = settings.challenge_min_minutes > 0 and settings.challenge_max_minutes > 0
     return rules.CreditPolicy(

@@ -47,7 +47,19 @@ class Live:
     course_id: int
 
 
-LEARNERS = ("honest", "cheat", "order", "seek", "hidden", "tabs", "silent", "answers", "racer", "starter")
+LEARNERS = (
+    "honest",
+    "cheat",
+    "order",
+    "seek",
+    "hidden",
+    "tabs",
+    "silent",
+    "answers",
+    "racer",
+    "starter",
+    "dropped",
+)
 
 
 def _seed(app: Flask, clock: Clock) -> dict[str, Any]:
@@ -477,6 +489,52 @@ def test_parallel_heartbeats_of_one_session_never_double_credit(pg_live):
         ).all()
         assert Counter((r.accepted, r.reason) for r in rows) == sent
         assert sum(r.credited_s for r in rows) == pytest.approx(total, abs=0.01)
+
+
+def test_heartbeats_after_the_database_dropped_its_connections_are_answered_and_recorded_once(pg_live):
+    """The heartbeat route keeps its own connections between heartbeats; when the database drops them
+    (a restart), a heartbeat is at worst refused with a 503 that records nothing, its retry is credited,
+    and every answered heartbeat is evidence exactly once."""
+    from sqlalchemy import text
+
+    live = pg_live
+    player = Player(live, "dropped")
+    player.start(live.long_lesson)
+    for seq in (1, 2):
+        _tick(live, 15)
+        assert player.earn(seq, [[(seq - 1) * 15, seq * 15]]) == 15
+    route = live.app.wsgi_app
+    assert route.connections is not None
+    before = list(route.connections.free)
+    assert before  # the route keeps its connection between heartbeats
+    with live.app.app_context():
+        dropped = db.session.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+        db.session.commit()
+    assert dropped >= 1  # the route's idle connection, and the pool's
+    refused = 0
+    for seq in (3, 4, 5):
+        _tick(live, 15)
+        url = f"{live.base}/api/v1/playback/{player.session_id}/heartbeat"
+        body = {"seq": seq, "position_s": seq * 15, "ranges": [[(seq - 1) * 15, seq * 15]], "visible": True}
+        for _attempt in range(4):  # as the player retries a 503
+            status, answer = _call("POST", url, player.token, body)
+            if status != 503:
+                break
+            assert answer["error"] == "service_unavailable", answer
+            refused += 1
+        assert status == 200 and answer["accepted_s"] == 15, (status, answer)
+        player.credited += 15
+        player.sent.append((True, None))
+    assert refused <= 2  # (the pool's connection that the Flask view then tried may have been dropped too)
+    player.check_evidence()
+    # and the route answers again, on a new connection (the dropped ones were closed, not kept)
+    after = list(route.connections.free)
+    assert after and all(not c.closed for c in after) and not any(c in before for c in after)
 
 
 def test_parallel_playback_starts_leave_exactly_one_active_session(pg_live):
