@@ -268,19 +268,28 @@ async def _start_all(
 
 class SharedConnections:
     """Keep-alive connections shared by all viewers, as a reverse proxy's upstream pool (nginx
-    ``keepalive``): a request takes an idle connection, or opens one when none is idle; afterwards at
-    most ``idle`` connections are kept. A request thus goes to a worker that has just answered, not to
-    the worker one phone happened to connect to."""
+    ``keepalive`` and ``keepalive_timeout``): a request takes the most recently idle connection, or
+    opens one when none is idle; afterwards at most ``idle`` connections are kept, each for at most
+    ``timeout`` s (below gunicorn's ``keepalive``, after which gunicorn closes it: a request sent on a
+    connection gunicorn is closing fails). A request thus goes to a worker that has just answered, not
+    to the worker one phone happened to connect to."""
 
-    def __init__(self, port: int, idle: int) -> None:
-        self.port, self.idle, self.free = port, idle, list[Conn]()
+    def __init__(self, port: int, idle: int, timeout: float) -> None:
+        self.port, self.idle, self.timeout = port, idle, timeout
+        self.free = list[tuple[Conn, float]]()
 
     def take(self) -> Conn:
-        return self.free.pop() if self.free else Conn(self.port)
+        now = time.monotonic()
+        while self.free:
+            conn, since = self.free.pop()
+            if now - since < self.timeout:
+                return conn
+            conn.close()
+        return Conn(self.port)
 
     def give(self, conn: Conn) -> None:
         if conn.writer is not None and len(self.free) < self.idle:
-            self.free.append(conn)
+            self.free.append((conn, time.monotonic()))
         else:
             conn.close()
 
@@ -441,6 +450,12 @@ def main() -> int:
         "holding its own keep-alive connection to gunicorn",
     )
     parser.add_argument("--proxy-keepalive", type=int, default=64, help="idle upstream connections kept")
+    parser.add_argument(
+        "--proxy-keepalive-timeout",
+        type=float,
+        default=4.0,
+        help="s an idle upstream connection is kept (below gunicorn.conf.py's keepalive, 5 s)",
+    )
     args = parser.parse_args()
     command = (
         ".venv/bin/python benchmarks/heartbeats.py "
@@ -448,7 +463,12 @@ def main() -> int:
         f"--connections {args.connections} --workers {args.workers} --threads {args.threads}"
         + (" --access-log" if args.access_log else "")
         + f" --paced-via {args.paced_via}"
-        + (f" --proxy-keepalive {args.proxy_keepalive}" if args.paced_via == "proxy" else "")
+        + (
+            f" --proxy-keepalive {args.proxy_keepalive}"
+            f" --proxy-keepalive-timeout {args.proxy_keepalive_timeout:g}"
+            if args.paced_via == "proxy"
+            else ""
+        )
     )
     base = os.environ.get("LMS_DATABASE_URL", "")
     if not base.startswith("postgresql"):
@@ -505,7 +525,11 @@ def main() -> int:
 
             fast = asyncio.run(run_viewers(fast_users, None))
             load_mid = os.getloadavg()[0]
-            shared = SharedConnections(port, args.proxy_keepalive) if args.paced_via == "proxy" else None
+            shared = (
+                SharedConnections(port, args.proxy_keepalive, args.proxy_keepalive_timeout)
+                if args.paced_via == "proxy"
+                else None
+            )
             paced = asyncio.run(run_viewers(paced_users, args.interval, shared))
             load_after = os.getloadavg()[0]
 
