@@ -277,6 +277,7 @@ class SharedConnections:
     def __init__(self, port: int, idle: int, timeout: float) -> None:
         self.port, self.idle, self.timeout = port, idle, timeout
         self.free = list[tuple[Conn, float]]()
+        self.opened = 0
 
     def take(self) -> Conn:
         now = time.monotonic()
@@ -285,6 +286,7 @@ class SharedConnections:
             if now - since < self.timeout:
                 return conn
             conn.close()
+        self.opened += 1
         return Conn(self.port)
 
     def give(self, conn: Conn) -> None:
@@ -449,7 +451,9 @@ def main() -> int:
         help="phase 3: through a reverse proxy's shared keep-alive pool (as behind nginx), or each viewer "
         "holding its own keep-alive connection to gunicorn",
     )
-    parser.add_argument("--proxy-keepalive", type=int, default=64, help="idle upstream connections kept")
+    parser.add_argument(
+        "--proxy-keepalive", type=int, default=512, help="idle upstream connections kept (nginx keepalive)"
+    )
     parser.add_argument(
         "--proxy-keepalive-timeout",
         type=float,
@@ -580,6 +584,8 @@ def main() -> int:
             print(
                 f"  statuses {name}: {dict(sorted(stats.statuses.items()))}, connection errors {stats.errors}"
             )
+        if shared is not None:
+            print(f"  paced: {shared.opened} upstream connections opened by the proxy pool")
 
         print("\nchecks from the database:")
         with app.app_context():
