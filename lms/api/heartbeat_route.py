@@ -16,6 +16,7 @@ authenticates, maps errors to HTTP and credits course hours.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -90,20 +91,19 @@ class HeartbeatRoute:
         bind = self._engines()[None]
         if bind.dialect.name != "postgresql":
             return None
-        settings = app.extensions["lms.settings"]
-        now = clock_of(app)
+        receive = functools.partial(
+            playback.receive_heartbeat_optimistic,
+            dialect=bind.dialect,
+            token=token,
+            public_id=public_id,
+            hb=hb,
+            settings=app.extensions["lms.settings"],
+            now=clock_of(app),
+        )
         if isinstance(bind, Engine):
-            result = self._on_own_connection(bind, token, public_id, hb, settings, now)
+            result = self._on_own_connection(bind, receive)
         else:  # the test suite's connection, inside the transaction it rolls back
-            result = playback.receive_heartbeat_optimistic(
-                bind.connection.driver_connection,
-                bind.dialect,
-                token=token,
-                public_id=public_id,
-                hb=hb,
-                settings=settings,
-                now=now,
-            )
+            result = receive(bind.connection.driver_connection)
         if result is None:
             return None
         return (self._encode(heartbeat_json(result)) + "\n").encode()
@@ -117,7 +117,7 @@ class HeartbeatRoute:
         return self.engines
 
     def _on_own_connection(
-        self, engine: Engine, token: str, public_id: str, hb: Any, settings: Any, now: float
+        self, engine: Engine, receive: Callable[[Any], playback.HeartbeatResult | None]
     ) -> playback.HeartbeatResult | None:
         connections = self._connections(engine)
         try:
@@ -126,15 +126,7 @@ class HeartbeatRoute:
             _log.warning("heartbeat route: no database connection", exc_info=True)
             return None
         try:
-            result = playback.receive_heartbeat_optimistic(
-                connection,
-                engine.dialect,
-                token=token,
-                public_id=public_id,
-                hb=hb,
-                settings=settings,
-                now=now,
-            )
+            result = receive(connection)
         except Exception:
             # Nothing is half-written (each statement is its own transaction); the usual path judges
             # afresh, and a heartbeat whose write did land is then refused as a replay, not credited twice.
